@@ -1,0 +1,242 @@
+"""Reverse-mode automatic differentiation.
+
+Every differentiable op is a ``Function`` subclass with a ``forward`` (arrays in, one
+array out) and a ``backward`` (gradient of the output in, gradient of each input out),
+written side by side. ``Function.apply`` runs forward and, when some input requires a
+gradient and grad mode is on, records the op as the ``_ctx`` of its output tensor:
+that link from output to op to inputs *is* the graph.
+
+``backward(root)`` walks that graph from the root to the leaves in reverse
+topological order (iteratively: a 100,000-step chain must not hit Python's recursion
+limit), calls each op's backward once all of its output's gradient has arrived, and
+accumulates the gradients that reach the leaves into their ``.grad``.
+"""
+import contextlib
+import threading
+import traceback
+
+from . import backends
+
+# ----------------------------------------------------------------- grad mode
+_state = threading.local()
+
+
+def is_grad_enabled():
+    return getattr(_state, "grad", True)
+
+
+class set_grad_enabled:
+    """Turn graph recording on or off: ``set_grad_enabled(False)`` or ``with set_grad_enabled(flag):``."""
+
+    def __init__(self, mode):
+        self.prev = is_grad_enabled()
+        self.mode = bool(mode)
+        _state.grad = self.mode
+
+    def __enter__(self):
+        _state.grad = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        _state.grad = self.prev
+        return False
+
+
+class no_grad(contextlib.ContextDecorator):
+    """``with no_grad():`` or ``@no_grad()``: ops inside record no graph (inference, updates)."""
+
+    def __enter__(self):
+        self.prev = is_grad_enabled()
+        _state.grad = False
+
+    def __exit__(self, *exc):
+        _state.grad = self.prev
+        return False
+
+
+class enable_grad(contextlib.ContextDecorator):
+    def __enter__(self):
+        self.prev = is_grad_enabled()
+        _state.grad = True
+
+    def __exit__(self, *exc):
+        _state.grad = self.prev
+        return False
+
+
+# ---------------------------------------------------------- anomaly detection
+_anomaly = {"on": False}
+
+
+def is_anomaly_enabled():
+    return _anomaly["on"]
+
+
+@contextlib.contextmanager
+def detect_anomaly(enabled=True):
+    """Check every gradient for NaN/inf as backward produces it.
+
+    When one appears, backward stops with a ``FloatingPointError`` naming the op whose
+    backward produced it and showing where in your code that op was created. Slow (it
+    records a stack per op and scans every gradient): use it to debug, not to train.
+    """
+    prev, _anomaly["on"] = _anomaly["on"], bool(enabled)
+    try:
+        yield
+    finally:
+        _anomaly["on"] = prev
+
+
+# ------------------------------------------------------------------ Function
+class Function:
+    """One differentiable op. Subclasses implement ``forward`` and ``backward``.
+
+    ``forward(self, *arrays, **params)`` gets the input tensors' arrays and returns the
+    output array; it may keep what backward needs with ``self.save(...)``.
+    ``backward(self, g)`` gets dL/d(output) and returns dL/d(input) for each tensor
+    input (a tuple, or a single array for one input); ``None`` for inputs that need no
+    gradient (``self.needs_input_grad[i]`` says which do).
+    ``self.k`` is the backend whose kernels do the arithmetic.
+    """
+
+    __slots__ = ("k", "parents", "saved", "needs_input_grad", "created_at")
+
+    def save(self, *arrays):
+        self.saved = arrays
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        fn = cls()
+        device = inputs[0]._device
+        for t in inputs:
+            if t._device != device:
+                raise RuntimeError(
+                    f"{cls.__name__}: inputs are on different devices "
+                    f"({', '.join(x._device for x in inputs)}); move them with .to(device) first")
+        fn.k = backends.for_device(device)
+        out = fn.forward(*[t.data for t in inputs], **params)
+        needs = is_grad_enabled() and any(t.requires_grad for t in inputs)
+        result = _Tensor._wrap(out, needs, device)
+        if needs:
+            fn.parents = inputs
+            fn.needs_input_grad = tuple(t.requires_grad for t in inputs)
+            if _anomaly["on"]:
+                fn.created_at = "".join(traceback.format_stack(limit=12)[:-2])
+            result._ctx = fn
+        return result
+
+    def forward(self, *arrays, **params):
+        raise NotImplementedError
+
+    def backward(self, g):
+        raise NotImplementedError
+
+    @property
+    def name(self):
+        return type(self).__name__
+
+
+_Tensor = None  # set by tensor.py (avoids an import cycle)
+
+
+# -------------------------------------------------------------------- engine
+def _topological_order(root):
+    """Tensors reachable from ``root`` that need grad, each after everything it depends on.
+
+    Iterative depth-first search with an explicit stack, emitting a node after all of
+    its parents (post-order).
+    """
+    order, seen = [], set()
+    stack = [(root, False)]
+    while stack:
+        t, done = stack.pop()
+        if done:
+            order.append(t)
+            continue
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        stack.append((t, True))
+        fn = t._ctx
+        if fn is not None:
+            if fn.parents is None:
+                raise RuntimeError(
+                    f"backward through {fn.name} a second time: its saved values were freed by the "
+                    "first backward. Pass retain_graph=True to the first backward() to keep them.")
+            for p in fn.parents:
+                if p.requires_grad and id(p) not in seen:
+                    stack.append((p, False))
+    return order
+
+
+def _check_finite(fn, i, g, k):
+    if k.any_nonfinite(g):
+        where = getattr(fn, "created_at", None) or "(creation stack not recorded)\n"
+        raise FloatingPointError(
+            f"detect_anomaly: {fn.name}.backward produced NaN/inf in the gradient of its input {i} "
+            f"(shape {tuple(g.shape)}, dtype {g.dtype}). The {fn.name} op was created at:\n{where}")
+
+
+def backward(root, grad=None, retain_graph=False):
+    """Accumulate d(root)/d(leaf) into every leaf's ``.grad``; see ``Tensor.backward``."""
+    if not root.requires_grad:
+        raise RuntimeError("backward: this tensor does not require grad and has no graph "
+                           "(was it created under no_grad, or from tensors with requires_grad=False?)")
+    k = backends.for_device(root._device)
+    if grad is None:
+        if root.size != 1:
+            raise RuntimeError(f"backward: the output has shape {root.shape}; backward() without a "
+                               "gradient argument needs a single-element output (e.g. call .sum() or "
+                               "pass grad= of the same shape)")
+        g0 = k.full(root.shape, 1, root.dtype)
+    else:
+        g0 = grad.data if isinstance(grad, _Tensor) else k.asarray(grad, root.dtype)
+        if tuple(g0.shape) != root.shape:
+            raise ValueError(f"backward: grad has shape {tuple(g0.shape)} but the output has shape {root.shape}")
+        g0 = k.copy(g0)  # never let the caller's array end up (and be mutated) in some .grad
+
+    anomaly = _anomaly["on"]
+    grads = {id(root): g0}
+    handed_to_leaves = set()
+    for t in reversed(_topological_order(root)):
+        g = grads.pop(id(t), None)
+        if g is None:
+            continue
+        if t._hooks:
+            for hook in t._hooks:
+                new = hook(_Tensor._wrap(g, False, t._device))
+                if new is not None:
+                    g = new.data if isinstance(new, _Tensor) else new
+        fn = t._ctx
+        if fn is None:  # a leaf: accumulate
+            # A leaf's .grad must own its array: backward may hand the same array (or a
+            # view of it) to several tensors, and users/optimizers may scale .grad in place.
+            tk = t._k()
+            if g.dtype != t.dtype:
+                g = tk.astype(g, t.dtype)
+            if not tk.owns(g) or id(g) in handed_to_leaves:
+                g = tk.copy(g)
+            handed_to_leaves.add(id(g))
+            t.grad = _Tensor._wrap(g if t.grad is None else _accumulate(t, g), False, t._device)
+            continue
+        if t._retains_grad:
+            t.grad = _Tensor._wrap(g if t.grad is None else _accumulate(t, g), False, t._device)
+        in_grads = fn.backward(g)
+        if not isinstance(in_grads, tuple):
+            in_grads = (in_grads,)
+        for i, (p, pg) in enumerate(zip(fn.parents, in_grads)):
+            if pg is None or not p.requires_grad:
+                continue
+            if anomaly:
+                _check_finite(fn, i, pg, fn.k)
+            key = id(p)
+            grads[key] = pg if key not in grads else fn.k.add(grads[key], pg)
+        if not retain_graph:
+            fn.parents = None
+            fn.saved = None
+    return None
+
+
+def _accumulate(t, g):
+    """Accumulate a new gradient into t.grad (out of place, so earlier references stay valid)."""
+    return t._k().add(t.grad.data, g)

@@ -1,0 +1,133 @@
+"""Backend registry: which kernel set runs the numbers.
+
+A backend is an object whose attributes are kernels (see ``numpy_backend.py`` for the
+full set, with the numpy reference implementation of each). CPU tensors use the
+*active* CPU backend, chosen with::
+
+    minigrad.set_backend("numba")
+    with minigrad.backend("numpy"):
+        ...
+
+A tensor on another device (``"cuda"``) always uses that device's backend.
+
+``available_backends()`` reports every known backend: whether it loaded, why not if it
+did not, and which kernels it takes from another backend instead of implementing them
+itself. Nothing falls back silently.
+"""
+import contextlib
+import importlib
+
+from .numpy_backend import NumpyBackend
+
+# Known backends: name -> (module, attribute). Loaded lazily so that importing
+# minigrad does not pay for numba or CUDA until a backend is asked for.
+_KNOWN = {
+    "numpy": ("minigrad.backends.numpy_backend", "NumpyBackend"),
+    "cython": ("minigrad.backends.cython_backend", "CythonBackend"),
+}
+# Preference order for the default CPU backend: fastest first.
+_CPU_PREFERENCE = ("numpy", "cython")
+
+_loaded = {"numpy": NumpyBackend}
+_errors = {}
+_active = NumpyBackend
+
+
+def kernel_names():
+    """Every kernel of the kernel set (the public staticmethods of NumpyBackend)."""
+    return sorted(n for n, v in vars(NumpyBackend).items()
+                  if isinstance(v, staticmethod) and not n.startswith("_"))
+
+
+def _load(name):
+    if name in _loaded:
+        return _loaded[name]
+    if name not in _KNOWN:
+        raise ValueError(f"unknown backend {name!r}; known backends: {', '.join(_KNOWN)}")
+    if name in _errors:
+        return None
+    module, attr = _KNOWN[name]
+    try:
+        _loaded[name] = getattr(importlib.import_module(module), attr)
+    except Exception as e:  # report why, never fail silently
+        _errors[name] = f"{type(e).__name__}: {e}"
+        return None
+    return _loaded[name]
+
+
+def get_backend(name=None):
+    """The active CPU backend (or the backend called ``name``)."""
+    if name is None:
+        return _active
+    b = _load(name)
+    if b is None:
+        raise RuntimeError(f"backend {name!r} is not available: {_errors[name]}")
+    return b
+
+
+def set_backend(name):
+    """Make ``name`` the CPU backend for all later ops. Returns the previous backend's name."""
+    global _active
+    b = get_backend(name)
+    if b.device != "cpu":
+        raise ValueError(f"set_backend: {name!r} is a {b.device} backend; "
+                         f"tensors on {b.device} use it automatically (move them with .to({b.device!r}))")
+    previous, _active = _active.name, b
+    return previous
+
+
+@contextlib.contextmanager
+def backend(name):
+    """Context manager: run the enclosed ops on CPU backend ``name``."""
+    previous = set_backend(name)
+    try:
+        yield get_backend(name)
+    finally:
+        set_backend(previous)
+
+
+def for_device(device):
+    """The backend that runs ops on tensors living on ``device``."""
+    if device == "cpu":
+        return _active
+    b = _load(device)
+    if b is None or getattr(b, "device", None) != device:
+        why = _errors.get(device, f"no backend for device {device!r}")
+        raise RuntimeError(f"device {device!r} is not available: {why}")
+    return b
+
+
+def reused_kernels(b):
+    """Kernels that backend ``b`` takes from another backend: {kernel: owner backend name}."""
+    out = {}
+    for kname in kernel_names():
+        for cls in type.mro(b):
+            if kname in vars(cls):
+                if cls is not b:
+                    out[kname] = getattr(cls, "name", cls.__name__)
+                break
+    return out
+
+
+def available_backends():
+    """Report every known backend as {name: {"available", "device", "reason", "reuses"}}.
+
+    ``reason`` says why a backend is missing; ``reuses`` maps each kernel the backend
+    does not implement itself to the backend whose kernel it runs instead.
+    """
+    report = {}
+    for name in _KNOWN:
+        b = _load(name)
+        if b is None:
+            report[name] = {"available": False, "device": None, "reason": _errors[name], "reuses": {}}
+        else:
+            report[name] = {"available": True, "device": b.device, "reason": b.description,
+                            "reuses": reused_kernels(b)}
+    return report
+
+
+def default_cpu_backend():
+    for name in _CPU_PREFERENCE:
+        if _load(name) is not None:
+            return name
+    return "numpy"
