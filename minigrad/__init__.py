@@ -18,6 +18,7 @@ from .ops import (abs, argmax, argmin, astype, binary_cross_entropy_with_logits,
                   log_softmax, matmul, max, maximum, mean, min, minimum, mse_loss, nll_loss, pad, permute, relu,
                   reshape, sigmoid, softmax, split, sqrt, squeeze, stack, sum, tanh, transpose, unsqueeze, var,
                   where)
+from .gradcheck import GradcheckError, gradcheck
 from .random import manual_seed
 from .tensor import Tensor
 

@@ -1,0 +1,47 @@
+"""Shared test fixtures: the backends every op test runs on, tolerances, the torch oracle."""
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+# Every available CPU backend; op tests take the ``backend`` fixture to run on each.
+CPU_BACKENDS = [name for name, info in mg.available_backends().items()
+                if info["available"] and info["device"] == "cpu"]
+
+# Tolerances for comparing a backend's result with the numpy reference (or torch), per dtype.
+TOL = {np.dtype(np.float32): dict(rtol=2e-5, atol=2e-6), np.dtype(np.float64): dict(rtol=1e-10, atol=1e-12)}
+
+
+def assert_close(actual, expected, dtype=np.float32, **override):
+    """Compare arrays/tensors with the tolerance of ``dtype`` (override rtol/atol if needed)."""
+    tol = dict(TOL[np.dtype(dtype)], **override)
+    a = actual.numpy() if isinstance(actual, mg.Tensor) else np.asarray(actual)
+    e = expected.numpy() if isinstance(expected, mg.Tensor) else np.asarray(expected)
+    np.testing.assert_allclose(a, e, **tol)
+
+
+@pytest.fixture(params=CPU_BACKENDS)
+def backend(request):
+    """Run the test with each available CPU backend active."""
+    with mg.backend(request.param):
+        yield request.param
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    mg.manual_seed(0)
+    np.random.seed(0)
+    yield
+
+
+def f64(a, requires_grad=True):
+    """A float64 leaf tensor for gradcheck."""
+    return mg.tensor(np.asarray(a, dtype=np.float64), dtype=mg.float64, requires_grad=requires_grad)
+
+
+try:
+    import torch as _torch
+except ImportError:  # the suite passes without PyTorch; parity tests skip
+    _torch = None
+
+needs_torch = pytest.mark.skipif(_torch is None, reason="PyTorch is not installed (pip install torch)")
