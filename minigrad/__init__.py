@@ -19,7 +19,9 @@ from .ops import (abs, argmax, argmin, astype, binary_cross_entropy_with_logits,
                   reshape, sigmoid, softmax, split, sqrt, squeeze, stack, sum, tanh, transpose, unsqueeze, var,
                   where)
 from .gradcheck import GradcheckError, gradcheck
+from .plot import plot_curves
 from .random import manual_seed
+from .serialization import load, save
 from .tensor import Tensor
 
 clamp = clip

@@ -26,7 +26,7 @@ _KNOWN = {
     "cython": ("minigrad.backends.cython_backend", "CythonBackend"),
 }
 # Preference order for the default CPU backend: fastest first.
-_CPU_PREFERENCE = ("numpy", "cython")
+_CPU_PREFERENCE = ("numpy", "cython")  # cython reuses most numpy kernels
 
 _loaded = {"numpy": NumpyBackend}
 _errors = {}
