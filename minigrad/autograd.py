@@ -106,23 +106,27 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs, **params):
-        fn = cls()
+        # This runs for every op, so it is written for speed: one pass over the
+        # inputs checks devices and whether any needs a gradient.
+        fn = cls.__new__(cls)
         device = inputs[0]._device
+        needs = False
         for t in inputs:
             if t._device != device:
                 raise RuntimeError(
                     f"{cls.__name__}: inputs are on different devices "
                     f"({', '.join(x._device for x in inputs)}); move them with .to(device) first")
-        fn.k = backends.for_device(device)
+            if t.requires_grad:
+                needs = True
+        fn.k = backends._active if device == "cpu" else backends.for_device(device)
         out = fn.forward(*[t.data for t in inputs], **params)
-        needs = is_grad_enabled() and any(t.requires_grad for t in inputs)
-        result = _Tensor._wrap(out, needs, device)
-        if needs:
+        result = _Tensor._wrap(out, False, device)
+        if needs and getattr(_state, "grad", True):
+            result.requires_grad = True
+            result._ctx = fn
             fn.parents = inputs
-            fn.needs_input_grad = tuple(t.requires_grad for t in inputs)
             if _anomaly["on"]:
                 fn.created_at = "".join(traceback.format_stack(limit=12)[:-2])
-            result._ctx = fn
         return result
 
     def forward(self, *arrays, **params):
@@ -134,6 +138,9 @@ class Function:
     @property
     def name(self):
         return type(self).__name__
+
+    def __repr__(self):
+        return f"<{self.name}>"
 
 
 _Tensor = None  # set by tensor.py (avoids an import cycle)
@@ -221,6 +228,7 @@ def backward(root, grad=None, retain_graph=False):
             continue
         if t._retains_grad:
             t.grad = _Tensor._wrap(g if t.grad is None else _accumulate(t, g), False, t._device)
+        fn.needs_input_grad = tuple([p.requires_grad for p in fn.parents])
         in_grads = fn.backward(g)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)

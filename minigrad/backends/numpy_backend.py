@@ -229,10 +229,12 @@ class NumpyBackend:
 
     @staticmethod
     def expand_reduced(g, shape, axis, keepdims):
-        """Backward of sum: put the reduced axes back (size 1) and broadcast to ``shape``."""
+        """Backward of sum: copy g back over the reduced axes of an array of ``shape``."""
         if not keepdims:
-            g = np.expand_dims(g, _keep(axis, len(shape)))
-        return np.broadcast_to(g, shape)
+            g = np.reshape(g, tuple(1 if axis is None or i in axis else n for i, n in enumerate(shape)))
+        out = np.empty(shape, dtype=g.dtype)
+        out[...] = g  # a broadcasting copy: cheaper than np.broadcast_to's view machinery
+        return out
 
     @staticmethod
     def minmax_backward(x, y, g, axis, keepdims):

@@ -12,7 +12,8 @@ from .common import as_tensor, pair
 
 
 def _binary(fn, a, b, op):
-    a, b = pair(a, b)
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+        a, b = pair(a, b)
     try:
         return fn.apply(a, b)
     except ValueError:
