@@ -18,11 +18,15 @@ import traceback
 from . import backends
 
 # ----------------------------------------------------------------- grad mode
-_state = threading.local()
+class _GradMode(threading.local):
+    grad = True  # a class default: every thread starts with grad mode on, and reads never miss
+
+
+_state = _GradMode()
 
 
 def is_grad_enabled():
-    return getattr(_state, "grad", True)
+    return _state.grad
 
 
 class set_grad_enabled:
@@ -121,7 +125,7 @@ class Function:
         fn.k = backends._active if device == "cpu" else backends.for_device(device)
         out = fn.forward(*[t.data for t in inputs], **params)
         result = _Tensor._wrap(out, False, device)
-        if needs and getattr(_state, "grad", True):
+        if needs and _state.grad:
             result.requires_grad = True
             result._ctx = fn
             fn.parents = inputs
