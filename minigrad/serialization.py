@@ -30,6 +30,8 @@ def _encode(obj, arrays, path):
     if isinstance(obj, Tensor):
         obj = obj.numpy()
     if isinstance(obj, np.ndarray):
+        if obj.dtype.hasobject:
+            raise TypeError(f"save: the array at {path or '/'} has dtype object, which cannot be stored without pickle")
         name = f"a{len(arrays)}:{path}"
         arrays[name] = obj
         return {"__array__": name}
