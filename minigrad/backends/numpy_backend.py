@@ -15,6 +15,8 @@ Rules every kernel follows:
   numpy 2's promotion rules, so ``x * 0.5`` is still float32);
 * return a new array or a view; callers never write into a returned array.
 """
+import math
+
 import numpy as np
 
 
@@ -442,7 +444,7 @@ class NumpyBackend:
             v = vmax
         bias1 = 1 - beta1 ** step
         bias2 = 1 - beta2 ** step
-        p -= (lr / bias1) * m / (np.sqrt(v) / np.sqrt(bias2) + eps)
+        p -= (lr / bias1) * m / (np.sqrt(v) / math.sqrt(bias2) + eps)  # math.sqrt: a weak Python float keeps float32
 
     @staticmethod
     def rmsprop_step(p, g, sq, buf, gavg, lr, alpha, eps, weight_decay, momentum, maximize):
