@@ -24,6 +24,8 @@ from .random import manual_seed
 from .serialization import load, save
 from .tensor import Tensor
 
+from . import nn, optim  # noqa: E402  (they build on everything above)
+
 clamp = clip
 
 __version__ = "0.1.0"

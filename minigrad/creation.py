@@ -34,7 +34,7 @@ def zeros(*shape, dtype=None, requires_grad=False, device="cpu"):
 
 
 def ones(*shape, dtype=None, requires_grad=False, device="cpu"):
-    return full(_shape(shape), 1, dtype=dtype, requires_grad=requires_grad, device=device)
+    return full(_shape(shape), 1, dtype=dtype or get_default_dtype(), requires_grad=requires_grad, device=device)
 
 
 def full(shape, fill_value, dtype=None, requires_grad=False, device="cpu"):

@@ -90,6 +90,9 @@ def for_device(device):
     """The backend that runs ops on tensors living on ``device``."""
     if device == "cpu":
         return _active
+    if device not in _KNOWN:
+        raise RuntimeError(f"device {device!r} is not available: no backend for it "
+                           f"(backends: {', '.join(_KNOWN)}; see minigrad.available_backends())")
     b = _load(device)
     if b is None or getattr(b, "device", None) != device:
         why = _errors.get(device, f"no backend for device {device!r}")

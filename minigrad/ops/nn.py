@@ -43,6 +43,10 @@ def linear(x, weight, bias=None):
     if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
         raise ValueError(f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} features "
                          f"but the weight of shape {weight.shape} expects {weight.shape[1]}")
+    if x.dtype != weight.dtype or (bias is not None and bias.dtype != weight.dtype):
+        raise TypeError(f"linear: input dtype {x.dtype} does not match weight dtype {weight.dtype}"
+                        + (f" / bias dtype {bias.dtype}" if bias is not None else "")
+                        + "; cast the input (x.float(), x.double()) or the module (.float(), .double())")
     if bias is None:
         return Linear.apply(x, weight)
     if bias.shape != (weight.shape[0],):
@@ -270,6 +274,8 @@ def dropout(x, p=0.5, training=True):
     """Zero each element with probability p (in training), scaling the rest by 1/(1-p)."""
     if not (isinstance(p, (int, float)) and 0.0 <= p < 1.0):
         raise ValueError(f"dropout: p must be a probability in [0, 1), got {p!r}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"dropout: expected a floating-point tensor, got dtype {x.dtype}")
     if not training or p == 0.0:
         return x
     mask = x._k().dropout_mask(x.shape, float(p), _random.generator(), x.dtype)
