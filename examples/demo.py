@@ -54,6 +54,7 @@ def main(argv=None):
 
     model = nn.Sequential(nn.Linear(args.window, 64), nn.Tanh(), nn.Linear(64, 32), nn.Tanh(), nn.Linear(32, 1))
     opt = optim.Adam(model.parameters(), lr=args.lr)
+    schedule = optim.CosineAnnealingLR(opt, T_max=args.epochs)  # large steps first, fine ones at the end
     print(model)
     print(f"{model.num_parameters()} parameters; {len(x_train)} training windows, {len(x_val)} validation windows")
 
@@ -70,6 +71,7 @@ def main(argv=None):
             loss.backward()
             opt.step()
             total += loss.item() * len(batch)
+        schedule.step()
         model.eval()
         with mg.no_grad():
             val = nn.functional.mse_loss(model(x_val), y_val).item()

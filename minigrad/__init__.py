@@ -13,10 +13,10 @@ from .backends import available_backends, backend, get_backend, set_backend
 from .creation import (arange, eye, full, full_like, ones, ones_like, rand, rand_like, randint, randn, randn_like,
                        tensor, zeros, zeros_like)
 from .dtypes import bool_, float16, float32, float64, get_default_dtype, int32, int64, set_default_dtype
-from .ops import (abs, argmax, argmin, astype, binary_cross_entropy_with_logits, broadcast_to, cat, chunk, clip,
-                  cross_entropy, dropout, embedding, exp, expand, flatten, flip, l1_loss, leaky_relu, linear, log,
-                  log_softmax, matmul, max, maximum, mean, min, minimum, mse_loss, nll_loss, pad, permute, relu,
-                  reshape, sigmoid, softmax, split, sqrt, squeeze, stack, sum, tanh, transpose, unsqueeze, var,
+from .ops import (abs, add, argmax, argmin, astype, binary_cross_entropy_with_logits, broadcast_to, cat, chunk, clip,
+                  cross_entropy, div, dropout, embedding, exp, expand, flatten, flip, l1_loss, leaky_relu, linear, log,
+                  log_softmax, matmul, max, maximum, mean, min, minimum, mse_loss, mul, neg, nll_loss, pad, pow, permute, relu,
+                  reshape, sigmoid, softmax, split, sqrt, squeeze, stack, sub, sum, tanh, transpose, unsqueeze, var,
                   where)
 from .gradcheck import GradcheckError, gradcheck
 from .plot import plot_curves

@@ -46,26 +46,42 @@ class set_grad_enabled:
         return False
 
 
-class no_grad(contextlib.ContextDecorator):
-    """``with no_grad():`` or ``@no_grad()``: ops inside record no graph (inference, updates)."""
+class _GradModeContext(contextlib.ContextDecorator):
+    """Set grad mode inside a ``with`` block or a decorated function, restoring it after.
+
+    The previous modes live on a stack, so one decorator instance can be re-entered
+    (a decorated function that calls itself) and still restore correctly.
+    """
+
+    mode = True
+
+    def __new__(cls, func=None):
+        self = super().__new__(cls)
+        self._prev = []
+        return self(func) if callable(func) else self  # allows bare @no_grad as well as @no_grad()
+
+    def __init__(self, func=None):
+        pass
 
     def __enter__(self):
-        self.prev = is_grad_enabled()
-        _state.grad = False
+        self._prev.append(_state.grad)
+        _state.grad = self.mode
 
     def __exit__(self, *exc):
-        _state.grad = self.prev
+        _state.grad = self._prev.pop()
         return False
 
 
-class enable_grad(contextlib.ContextDecorator):
-    def __enter__(self):
-        self.prev = is_grad_enabled()
-        _state.grad = True
+class no_grad(_GradModeContext):
+    """``with no_grad():`` or ``@no_grad``: ops inside record no graph (inference, updates)."""
 
-    def __exit__(self, *exc):
-        _state.grad = self.prev
-        return False
+    mode = False
+
+
+class enable_grad(_GradModeContext):
+    """Turn graph recording back on inside a ``no_grad`` region."""
+
+    mode = True
 
 
 # ---------------------------------------------------------- anomaly detection
@@ -124,6 +140,8 @@ class Function:
                 needs = True
         fn.k = backends._active if device == "cpu" else backends.for_device(device)
         out = fn.forward(*[t.data for t in inputs], **params)
+        if out.ndim == 0:  # numpy returns scalars from 0-d ufuncs/reductions; keep tensors array-backed
+            out = fn.k.ensure_array(out)
         result = _Tensor._wrap(out, False, device)
         if needs and _state.grad:
             result.requires_grad = True
@@ -231,7 +249,11 @@ def backward(root, grad=None, retain_graph=False):
             t.grad = _Tensor._wrap(g if t.grad is None else _accumulate(t, g), False, t._device)
             continue
         if t._retains_grad:
-            t.grad = _Tensor._wrap(g if t.grad is None else _accumulate(t, g), False, t._device)
+            # This array also flows on to the parents (often unchanged, e.g. through an
+            # add), so it is registered like a leaf's: no two .grad share memory.
+            kept = t._k().copy(g) if id(g) in handed_to_leaves else g
+            handed_to_leaves.add(id(kept))
+            t.grad = _Tensor._wrap(kept if t.grad is None else _accumulate(t, kept), False, t._device)
         fn.needs_input_grad = tuple([p.requires_grad for p in fn.parents])
         in_grads = fn.backward(g)
         if not isinstance(in_grads, tuple):

@@ -17,6 +17,9 @@ from .dtypes import infer_dtype, is_floating
 class Tensor:
     __slots__ = ("data", "grad", "requires_grad", "_ctx", "_device", "_hooks", "_retains_grad",
                  "__weakref__")
+    # numpy must not treat a Tensor as an array in `ndarray + tensor`: with this, numpy
+    # returns NotImplemented and Python calls Tensor.__radd__, which keeps the graph.
+    __array_ufunc__ = None
 
     def __init__(self, data, requires_grad=False, dtype=None, device="cpu"):
         """Copy ``data`` (array, list, scalar or Tensor) into a new leaf tensor.
@@ -106,6 +109,17 @@ class Tensor:
         if self.size != 1:
             raise ValueError(f"item: only a one-element tensor converts to a Python number, got shape {self.shape}")
         return self.numpy().reshape(()).item()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self.dtype.kind not in "iu":
+            raise TypeError(f"only integer tensors can be used as an index, got dtype {self.dtype}")
+        return int(self.item())
 
     def tolist(self):
         return self.numpy().tolist()

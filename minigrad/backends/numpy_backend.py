@@ -37,6 +37,11 @@ class NumpyBackend:
         return np.array(data, dtype=dtype, copy=True)
 
     @staticmethod
+    def ensure_array(a):
+        """A numpy scalar as a 0-d array (ufuncs and reductions return scalars for 0-d results)."""
+        return np.asarray(a)
+
+    @staticmethod
     def to_numpy(a):
         return a
 

@@ -20,7 +20,10 @@ def as_tensor(x, like):
             dtype = get_default_dtype()
         return Tensor._wrap(like._k().asarray(x, dtype), False, like._device)
     if isinstance(like, Tensor):
-        return Tensor(x, device=like._device)
+        # Floating data joining a floating tensor takes its dtype: a float64 model's
+        # constants (loss weights, numpy targets) must not be rounded through float32.
+        dtype = like.dtype if is_floating(like.dtype) and np.asarray(x).dtype.kind == "f" else None
+        return Tensor(x, dtype=dtype, device=like._device)
     return Tensor(x)
 
 
@@ -35,7 +38,12 @@ def normalize_axis(op, axis, ndim):
     """``axis`` (None, int or sequence) as None or a sorted tuple of non-negative ints."""
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if isinstance(axis, (int, np.integer)):
+        axes = (axis,)
+    elif isinstance(axis, (tuple, list)):
+        axes = tuple(axis)
+    else:
+        raise TypeError(f"{op}: axis must be an int or a sequence of ints, got {axis!r}")
     out = []
     for a in axes:
         if not isinstance(a, (int, np.integer)):
@@ -46,6 +54,13 @@ def normalize_axis(op, axis, ndim):
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis!r}")
     return tuple(sorted(out))
+
+
+def single_axis(op, axis, ndim):
+    """``axis`` as one non-negative int; a tuple or float is an error, not silently truncated."""
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+        raise TypeError(f"{op}: axis must be a single int, got {axis!r}")
+    return normalize_axis(op, axis, ndim)[0]
 
 
 def check_reduction(op, reduction):

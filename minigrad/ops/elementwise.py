@@ -7,6 +7,7 @@ those positions (``k.sum_to_shape``).
 import numpy as np
 
 from ..autograd import Function
+from ..dtypes import get_default_dtype
 from ..tensor import Tensor
 from .common import as_tensor, pair
 
@@ -96,6 +97,8 @@ class PowScalar(Function):
     def backward(self, g):
         x, p = self.saved
         k = self.k
+        if p == 0:  # x^0 is constant; p * x^(p-1) would give 0 * inf = nan at x = 0
+            return k.zeros(x.shape, g.dtype)
         return k.mul(g, k.mul(k.pow(x, p - 1), p))
 
 
@@ -276,13 +279,18 @@ class Clip(Function):
         return self.k.clip_backward(x, g, lo, hi)
 
 
+def _floating(x):
+    """Transcendental functions of integer tensors give the default float dtype (as in PyTorch)."""
+    return x if x.dtype.kind == "f" else astype(x, get_default_dtype())
+
+
 def neg(x): return Neg.apply(x)
-def exp(x): return Exp.apply(x)
-def log(x): return Log.apply(x)
-def sqrt(x): return Sqrt.apply(x)
+def exp(x): return Exp.apply(_floating(x))
+def log(x): return Log.apply(_floating(x))
+def sqrt(x): return Sqrt.apply(_floating(x))
 def abs(x): return Abs.apply(x)
-def tanh(x): return Tanh.apply(x)
-def sigmoid(x): return Sigmoid.apply(x)
+def tanh(x): return Tanh.apply(_floating(x))
+def sigmoid(x): return Sigmoid.apply(_floating(x))
 def relu(x): return Relu.apply(x)
 
 
@@ -347,6 +355,8 @@ def astype(x, dtype):
     dtype = np.dtype(dtype)
     if dtype == x.dtype:
         return x
+    if dtype.kind != "f":  # integer/bool results have no gradient (and must not require one)
+        return Tensor._wrap(x._k().astype(x.data, dtype), False, x._device)
     return Cast.apply(x, dtype=dtype)
 
 

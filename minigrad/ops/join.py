@@ -1,7 +1,7 @@
 """Joining and splitting: cat, stack, split, chunk."""
 from ..autograd import Function
 from ..tensor import Tensor
-from .common import normalize_axis
+from .common import single_axis
 from .indexing import getitem
 
 
@@ -48,7 +48,7 @@ def _check_list(op, tensors):
 def cat(tensors, axis=0):
     tensors = _check_list("cat", tensors)
     first = tensors[0]
-    ax = normalize_axis("cat", axis, first.ndim)[0]
+    ax = single_axis("cat", axis, first.ndim)
     for t in tensors[1:]:
         if t.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != ax):
             raise ValueError(f"cat: shapes {[x.shape for x in tensors]} differ outside axis {ax}")
@@ -68,7 +68,7 @@ def stack(tensors, axis=0):
 
 def split(x, split_size_or_sections, axis=0):
     """Split along ``axis`` into pieces of size n (the last may be smaller) or of the given sizes."""
-    ax = normalize_axis("split", axis, x.ndim)[0]
+    ax = single_axis("split", axis, x.ndim)
     n = x.shape[ax]
     if isinstance(split_size_or_sections, int):
         if split_size_or_sections <= 0:
@@ -90,5 +90,5 @@ def chunk(x, chunks, axis=0):
     """Split into ``chunks`` pieces of equal size (the last may be smaller), as torch.chunk."""
     if chunks <= 0:
         raise ValueError(f"chunk: chunks must be positive, got {chunks}")
-    n = x.shape[normalize_axis("chunk", axis, x.ndim)[0]]
+    n = x.shape[single_axis("chunk", axis, x.ndim)]
     return split(x, max(1, -(-n // chunks)), axis)

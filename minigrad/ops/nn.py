@@ -9,7 +9,7 @@ import numpy as np
 from .. import random as _random
 from ..autograd import Function
 from ..tensor import Tensor
-from .common import as_tensor, check_reduction, normalize_axis, reduce_loss
+from .common import as_tensor, check_reduction, reduce_loss, single_axis
 from .elementwise import abs as _abs, mul, sub
 
 
@@ -82,11 +82,11 @@ class LogSoftmax(Function):
 
 
 def softmax(x, axis=-1):
-    return Softmax.apply(x, axis=normalize_axis("softmax", axis, x.ndim)[0])
+    return Softmax.apply(x, axis=single_axis("softmax", axis, x.ndim))
 
 
 def log_softmax(x, axis=-1):
-    return LogSoftmax.apply(x, axis=normalize_axis("log_softmax", axis, x.ndim)[0])
+    return LogSoftmax.apply(x, axis=single_axis("log_softmax", axis, x.ndim))
 
 
 # ------------------------------------------------------------ class losses
@@ -189,7 +189,7 @@ def _same_shape(op, a, b):
     if a.shape != b.shape:
         raise ValueError(f"{op}: input shape {a.shape} and target shape {b.shape} differ; reshape one of them "
                          "(losses do not broadcast, since that usually hides a bug)")
-    return b
+    return b if b.dtype == a.dtype else b.astype(a.dtype)
 
 
 def mse_loss(input, target, reduction="mean"):
@@ -223,8 +223,6 @@ def binary_cross_entropy_with_logits(logits, targets, weight=None, reduction="me
     """Binary cross-entropy on raw scores, stable for any magnitude; targets in [0, 1]."""
     check_reduction("binary_cross_entropy_with_logits", reduction)
     targets = _same_shape("binary_cross_entropy_with_logits", logits, targets)
-    if targets.dtype != logits.dtype:
-        targets = targets.astype(logits.dtype)
     losses = BCEWithLogits.apply(logits, targets)
     if weight is not None:
         losses = mul(losses, as_tensor(weight, logits))

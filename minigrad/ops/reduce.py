@@ -6,7 +6,7 @@ receives that value's gradient (times its share, for mean/max/min/var).
 """
 from ..autograd import Function
 from ..tensor import Tensor
-from .common import normalize_axis
+from .common import normalize_axis, single_axis
 
 
 class Sum(Function):
@@ -106,7 +106,7 @@ def _arg(kernel, op, x, axis, keepdims):
     if axis is not None and not isinstance(axis, int):
         raise TypeError(f"{op}: axis must be None or a single int, got {axis!r}")
     if axis is not None:
-        axis = normalize_axis(op, axis, x.ndim)[0]
+        axis = single_axis(op, axis, x.ndim)
     return Tensor._wrap(getattr(x._k(), kernel)(x.data, axis, keepdims), False, x._device)
 
 

@@ -5,7 +5,7 @@ moves the gradient back to where the value came from.
 import numpy as np
 
 from ..autograd import Function
-from .common import normalize_axis
+from .common import normalize_axis, single_axis
 
 
 def _shape_arg(shape):
@@ -85,7 +85,7 @@ def transpose(x, axis0=-2, axis1=-1):
     """Swap two axes (the last two by default)."""
     if x.ndim < 2:
         return x
-    a, b = normalize_axis("transpose", axis0, x.ndim)[0], normalize_axis("transpose", axis1, x.ndim)[0]
+    a, b = single_axis("transpose", axis0, x.ndim), single_axis("transpose", axis1, x.ndim)
     axes = list(range(x.ndim))
     axes[a], axes[b] = axes[b], axes[a]
     return Permute.apply(x, axes=tuple(axes))
