@@ -23,6 +23,8 @@ from .numpy_backend import NumpyBackend
 # minigrad does not pay for numba or CUDA until a backend is asked for.
 _KNOWN = {
     "numpy": ("minigrad.backends.numpy_backend", "NumpyBackend"),
+    "numba": ("minigrad.backends.numba_backend", "NumbaBackend"),
+    "python": ("minigrad.backends.python_backend", "PythonBackend"),
     "cython": ("minigrad.backends.cython_backend", "CythonBackend"),
 }
 # Preference order for the default CPU backend: fastest first.
@@ -101,11 +103,20 @@ def for_device(device):
 
 
 def reused_kernels(b):
-    """Kernels that backend ``b`` takes from another backend: {kernel: owner backend name}."""
+    """Kernels that backend ``b`` takes from another backend: {kernel: owner backend name}.
+
+    A backend that runs another's kernel *sources* (python runs numba's loops
+    uncompiled) is measured against that backend: it reuses what that backend reuses.
+    """
+    source = getattr(b, "runs_source_of", None)
+    if source is not None and source != b.name:
+        return reused_kernels(get_backend(source))
     out = {}
     for kname in kernel_names():
         for cls in type.mro(b):
             if kname in vars(cls):
+                if getattr(cls, "device", None) is None:  # a kernel-family mixin of b itself
+                    break
                 if cls is not b:
                     out[kname] = getattr(cls, "name", cls.__name__)
                 break
