@@ -16,12 +16,13 @@ def test_registry_reports_every_backend_with_state():
 
 
 def test_set_backend_and_context_manager_restore():
-    assert mg.get_backend().name == "numpy"
+    start = mg.get_backend().name
     with mg.backend("numpy") as b:
-        assert b.name == "numpy"
+        assert b.name == "numpy" and mg.get_backend() is b
+    assert mg.get_backend().name == start
     with pytest.raises(ValueError, match="unknown backend 'nope'"):
         mg.set_backend("nope")
-    assert mg.get_backend().name == "numpy"
+    assert mg.get_backend().name == start
 
 
 def test_kernel_set_is_complete():

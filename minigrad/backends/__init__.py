@@ -13,9 +13,13 @@ A tensor on another device (``"cuda"``) always uses that device's backend.
 ``available_backends()`` reports every known backend: whether it loaded, why not if it
 did not, and which kernels it takes from another backend instead of implementing them
 itself. Nothing falls back silently.
+
+The default CPU backend is the fastest one that loads (numba, then cython, then
+numpy); the environment variable ``MINIGRAD_BACKEND`` picks another at import time.
 """
 import contextlib
 import importlib
+import os
 
 from .numpy_backend import NumpyBackend
 
@@ -28,17 +32,23 @@ _KNOWN = {
     "cython": ("minigrad.backends.cython_backend", "CythonBackend"),
 }
 # Preference order for the default CPU backend: fastest first.
-_CPU_PREFERENCE = ("numpy", "cython")  # cython reuses most numpy kernels
+_CPU_PREFERENCE = ("numba", "cython", "numpy")
 
 _loaded = {"numpy": NumpyBackend}
 _errors = {}
 _active = NumpyBackend
 
 
-def kernel_names():
-    """Every kernel of the kernel set (the public staticmethods of NumpyBackend)."""
+def kernel_names(include_plumbing=False):
+    """The compute kernels of the kernel set (public staticmethods of NumpyBackend).
+
+    Array plumbing (allocation, copies, views, transfers: ``NumpyBackend.PLUMBING``) is
+    left out unless asked for: every CPU backend shares numpy's arrays, so only the
+    kernels that compute are worth comparing between backends.
+    """
     return sorted(n for n, v in vars(NumpyBackend).items()
-                  if isinstance(v, staticmethod) and not n.startswith("_"))
+                  if isinstance(v, staticmethod) and not n.startswith("_")
+                  and (include_plumbing or n not in NumpyBackend.PLUMBING))
 
 
 def _load(name):
@@ -141,7 +151,21 @@ def available_backends():
 
 
 def default_cpu_backend():
+    """The fastest CPU backend that loads here."""
     for name in _CPU_PREFERENCE:
         if _load(name) is not None:
             return name
     return "numpy"
+
+
+def _initial_backend():
+    requested = os.environ.get("MINIGRAD_BACKEND")
+    if requested:
+        b = get_backend(requested)  # a clear error if it is unknown or unavailable
+        if b.device != "cpu":
+            raise ValueError(f"MINIGRAD_BACKEND={requested!r} is not a CPU backend")
+        return b
+    return get_backend(default_cpu_backend())
+
+
+_active = _initial_backend()

@@ -29,6 +29,10 @@ class NumpyBackend:
     name = "numpy"
     device = "cpu"
     description = "vectorised numpy: the reference every other backend is tested against"
+    # Kernels that only allocate, copy, view or move arrays: shared by every CPU backend.
+    PLUMBING = frozenset({"asarray", "ensure_array", "to_numpy", "zeros", "full", "arange", "eye", "astype", "copy",
+                          "owns", "reshape", "transpose", "broadcast_to", "flip", "pad", "concatenate", "stack",
+                          "getitem"})
 
     # ------------------------------------------------------------------ arrays
     @staticmethod
