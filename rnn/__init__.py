@@ -1,0 +1,5 @@
+"""rnn: recurrent networks built on minigrad — cells, layers, truncated BPTT, training."""
+from .cells import GRUCell, LSTMCell, RNNCell
+from .layers import GRU, LSTM, RNN
+
+__all__ = ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU"]

@@ -1,0 +1,224 @@
+"""RNN, LSTM, GRU layers: whole sequences, stacked layers, both directions, padded batches.
+
+Shapes (PyTorch's, a contract of this project), with T steps, batch B, D = 2 if
+bidirectional else 1, L = num_layers:
+
+    input   (T, B, I), or (B, T, I) with batch_first=True, or (T, I) unbatched
+    h0, c0  (D*L, B, H), or (D*L, H) unbatched; zeros when not given
+    output  (T, B, D*H) (batch_first: (B, T, D*H)): the last layer's h at every step,
+            forward and reverse directions concatenated on the last axis
+    h_n     (D*L, B, H): the final state of every layer and direction, ordered
+            layer-major, direction-minor (l0 forward, l0 reverse, l1 forward, ...)
+
+``lengths`` (B,) integers in [1, T] describe a padded batch: sequence b occupies steps
+0..lengths[b]-1. Outputs past a sequence's end are zero, h_n/c_n hold the state at its
+last real step, the reverse direction starts at that step, and padding contributes
+nothing to any gradient.
+"""
+import numpy as np
+
+import minigrad as mg
+from minigrad import nn
+
+from .cells import gru_step, lstm_step, rnn_step
+from .params import GATES, init_params, make_params
+
+
+class _RNNBase(nn.Module):
+    mode = None
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, nonlinearity="tanh", dtype=None, init="uniform", forget_bias=None,
+                 fused=True):
+        super().__init__()
+        name = type(self).__name__
+        for label, v, low in (("input_size", input_size, 1), ("hidden_size", hidden_size, 1),
+                              ("num_layers", num_layers, 1)):
+            if not isinstance(v, int) or isinstance(v, bool) or v < low:
+                raise ValueError(f"{name}: {label} must be an int >= {low}, got {v!r}")
+        if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
+            raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout!r}")
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"{name}: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
+        self.bidirectional, self.nonlinearity, self.fused = bidirectional, nonlinearity, fused
+        self._init, self._forget_bias = init, forget_bias
+        self._groups = []  # per (layer, direction): the parameter names, in the order weight_ih, weight_hh, biases
+        for layer in range(num_layers):
+            for d in range(self.num_directions):
+                in_size = input_size if layer == 0 else hidden_size * self.num_directions
+                suffix = f"_l{layer}" + ("_reverse" if d == 1 else "")
+                self._groups.append(make_params(self, self.mode, in_size, hidden_size, bias, dtype, suffix))
+        self.reset_parameters()
+
+    @property
+    def num_directions(self):
+        return 2 if self.bidirectional else 1
+
+    def reset_parameters(self):
+        for names in self._groups:
+            init_params([getattr(self, n) for n in names], self.mode, self.hidden_size, self._init,
+                        self._forget_bias)
+
+    def group(self, layer, direction):
+        """(weight_ih, weight_hh, bias_ih or None, bias_hh or None) of one layer and direction."""
+        ps = [getattr(self, n) for n in self._groups[layer * self.num_directions + direction]]
+        return tuple(ps) if self.bias else (ps[0], ps[1], None, None)
+
+    # ----------------------------------------------------------- validation
+    def _prepare(self, x, hx, lengths):
+        name = type(self).__name__
+        if not isinstance(x, mg.Tensor):
+            raise TypeError(f"{name}: input must be a Tensor, got {type(x).__name__}")
+        if x.ndim not in (2, 3):
+            raise ValueError(f"{name}: input must be 3-D (T, B, I) / (B, T, I) or 2-D unbatched (T, I), "
+                             f"got shape {x.shape}")
+        unbatched = x.ndim == 2
+        if unbatched:
+            x = x.unsqueeze(1)
+        elif self.batch_first:
+            x = x.transpose(0, 1)
+        t, b, i = x.shape
+        if i != self.input_size:
+            raise ValueError(f"{name}: input has {i} features (shape {x.shape}) but input_size={self.input_size}")
+        n_states = 2 if self.mode == "LSTM" else 1
+        if hx is not None and n_states == 2 and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
+            raise TypeError(f"{name}: the initial state must be a tuple (h0, c0)")
+        states = [None] * n_states if hx is None else (list(hx) if n_states == 2 else [hx])
+        expect = (self.num_layers * self.num_directions, b, self.hidden_size)
+        for k, s in enumerate(states):
+            if s is None:
+                continue
+            label = ("h0", "c0")[k]
+            s_shape = s.shape if not unbatched else (s.shape[0], 1) + s.shape[1:] if s.ndim == 2 else s.shape
+            if s_shape != expect:
+                want = expect if not unbatched else (expect[0], expect[2])
+                raise ValueError(f"{name}: {label} must have shape {want}, got {s.shape}")
+            states[k] = s.unsqueeze(1) if unbatched else s
+        if lengths is not None:
+            lengths = _check_lengths(name, lengths, b, t)
+        return x, states, lengths, unbatched
+
+    # ------------------------------------------------------------- forward
+    def forward(self, x, hx=None, lengths=None):
+        x, states, lengths, unbatched = self._prepare(x, hx, lengths)
+        t, b, _ = x.shape
+        zeros = mg.zeros(b, self.hidden_size, dtype=x.dtype, device=x.device)
+        mask = None if lengths is None else _step_masks(lengths, t, x)
+        finals = [[] for _ in states]
+        layer_in = x
+        for layer in range(self.num_layers):
+            outs = []
+            for d in range(self.num_directions):
+                k = layer * self.num_directions + d
+                init = [zeros if s is None else s[k] for s in states]
+                out, last = self._run_direction(layer_in, init, self.group(layer, d), d == 1, mask)
+                outs.append(out)
+                for store, v in zip(finals, last):
+                    store.append(v)
+            layer_in = outs[0] if len(outs) == 1 else mg.cat(outs, axis=-1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_in = mg.dropout(layer_in, self.dropout)
+        output = layer_in
+        finals = [mg.stack(f, axis=0) for f in finals]
+        if unbatched:
+            output, finals = output.squeeze(1), [f.squeeze(1) for f in finals]
+        elif self.batch_first:
+            output = output.transpose(0, 1)
+        return output, (tuple(finals) if self.mode == "LSTM" else finals[0])
+
+    def _run_direction(self, x, init, params, reverse, mask):
+        """One layer, one direction: output (T, B, H) and the final state(s)."""
+        return composed_direction(self.mode, x, init, params, reverse, mask, self.nonlinearity)
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        for attr, default in (("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0.0),
+                              ("bidirectional", False)):
+            if getattr(self, attr) != default:
+                s += f", {attr}={getattr(self, attr)}"
+        if self.mode == "RNN" and self.nonlinearity != "tanh":
+            s += f", nonlinearity={self.nonlinearity!r}"
+        return s
+
+
+def composed_direction(mode, x, init, params, reverse, mask, nonlinearity="tanh"):
+    """The reference recurrence from cell steps, one graph node per op and step.
+
+    x (T, B, I); init: [h0] or [h0, c0], each (B, H); mask: (T, B, 1) booleans or None.
+    The input projection W_ih x + b_ih is done for all steps in one matmul, as in the
+    fused kernels; only the recurrent part runs step by step.
+    """
+    w_ih, w_hh, b_ih, b_hh = params
+    t_steps = x.shape[0]
+    gi_all = mg.linear(x, w_ih, b_ih)  # (T, B, G*H)
+    state = list(init)
+    outs = [None] * t_steps
+    order = range(t_steps - 1, -1, -1) if reverse else range(t_steps)
+    for t in order:
+        gi = gi_all[t]
+        if mode == "LSTM":
+            new = list(lstm_step(gi, state[0], state[1], w_hh, b_hh))
+        elif mode == "GRU":
+            new = [gru_step(gi, state[0], w_hh, b_hh)]
+        else:
+            new = [rnn_step(gi, state[0], w_hh, b_hh, nonlinearity)]
+        if mask is not None:
+            # Past a sequence's end the state is carried unchanged and the output is 0;
+            # `where` routes no gradient into the discarded step.
+            m = mask[t]
+            new = [mg.where(m, n, s) for n, s in zip(new, state)]
+            outs[t] = mg.where(m, new[0], 0.0)
+        else:
+            outs[t] = new[0]
+        state = new
+    return mg.stack(outs, axis=0), state
+
+
+def _check_lengths(name, lengths, batch, steps):
+    arr = lengths.numpy() if isinstance(lengths, mg.Tensor) else np.asarray(lengths)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name}: lengths must be integers, got dtype {arr.dtype}")
+    if arr.shape != (batch,):
+        raise ValueError(f"{name}: lengths must have shape ({batch},) for a batch of {batch}, got {arr.shape}")
+    if batch and (arr.min() < 1 or arr.max() > steps):
+        bad = int(arr.min() if arr.min() < 1 else arr.max())
+        raise ValueError(f"{name}: every length must be in [1, {steps}] (the padded length), got {bad}")
+    return arr.astype(np.int64)
+
+
+def _step_masks(lengths, steps, like):
+    """(T, B, 1) boolean tensor: True where step t is inside sequence b."""
+    m = np.arange(steps)[:, None] < lengths[None, :]
+    return mg.tensor(m[:, :, None], device=like.device)
+
+
+class RNN(_RNNBase):
+    """Elman RNN: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), act = tanh or relu.
+
+    ``out, h_n = rnn(x, h0=None, lengths=None)``; see the module docstring for shapes.
+    """
+
+    mode = "RNN"
+
+
+class LSTM(_RNNBase):
+    """LSTM layer (gates i, f, g, o as in ``rnn.LSTMCell``).
+
+    ``out, (h_n, c_n) = lstm(x, (h0, c0)=None, lengths=None)``.
+    """
+
+    mode = "LSTM"
+
+
+class GRU(_RNNBase):
+    """GRU layer (gates r, z, n as in ``rnn.GRUCell``).
+
+    ``out, h_n = gru(x, h0=None, lengths=None)``.
+    """
+
+    mode = "GRU"
+
+
+__all__ = ["RNN", "LSTM", "GRU", "GATES"]
