@@ -1,0 +1,129 @@
+"""Smoke tests of the benchmark harness: a tiny run writes well-formed JSON and a PNG.
+
+The real benchmark takes minutes; these use one or two kernels at one small size
+with few, short rounds, on numpy and numba only (the python backend and the jit
+suite's fresh processes are too slow for a unit test).
+"""
+import json
+import os
+
+import pytest
+
+from benchmarks import harness
+from benchmarks.run import main, parse_args, run_suites
+from benchmarks.suites import SUITES, get_suite, kernels
+
+RECORD_KEYS = {"suite", "case", "backend", "shape", "dtype", "seconds"}
+MEASURED_KEYS = {"seconds_min", "seconds_q1", "seconds_q3", "seconds_iqr", "number", "repeats",
+                 "throughput", "throughput_unit", "speedup_vs_python", "time_vs_numpy", "check"}
+
+
+def tiny_config(tmp_path, **kw):
+    fields = dict(out_dir=str(tmp_path), backends=("numpy", "numba"), sizes=((8, 16),), dtypes=("float32",),
+                  repeats=3, min_round_s=0.001, max_seconds=0.5, kernels=("tanh_backward", "sum(axis=-1)"),
+                  verbose=False)
+    fields.update(kw)
+    return harness.Config(**fields)
+
+
+def test_kernel_suite_writes_json_records_and_png(tmp_path):
+    printed = []
+    results = run_suites(tiny_config(tmp_path), ["kernels"], echo=printed.append)
+
+    with open(tmp_path / "kernels.json") as f:
+        doc = json.load(f)
+    assert doc["suite"] == "kernels"
+    for key in ("platform", "cpu_count", "python", "numpy", "numba", "date"):
+        assert key in doc["machine"]
+    assert doc["config"]["sizes"] == [[8, 16]]
+    records = doc["records"]
+    assert records and len(records) == len(results["kernels"]["records"])
+    assert {r["case"] for r in records} == {"tanh_backward", "sum(axis=-1)"}
+    assert {r["backend"] for r in records} == {"numpy", "numba"}
+    for r in records:
+        assert RECORD_KEYS <= set(r), r
+        assert r["shape"] == [8, 16] and r["dtype"] == "float32"
+        assert r["status"] in {"measured", "reused", "skipped", "n/a", "error"}
+        if r["status"] == "measured":
+            assert MEASURED_KEYS <= set(r), r
+            assert 0 < r["seconds_min"] <= r["seconds"] and r["repeats"] >= 3 and r["throughput"] > 0
+            assert r["speedup_vs_python"] is None  # python was not selected
+            assert r["check"] in ("ok", "n/a"), r
+        else:
+            assert r["seconds"] is None  # reused kernels are listed, never timed twice
+    numpy_rows = [r for r in records if r["backend"] == "numpy"]
+    assert all(r["status"] == "measured" and r["time_vs_numpy"] == pytest.approx(1.0) for r in numpy_rows)
+
+    pngs = [p for p in os.listdir(tmp_path) if p.endswith(".png")]
+    assert pngs and pngs == [os.path.basename(p) for p in results["kernels"]["plots"] if p.endswith(".png")]
+    with open(tmp_path / pngs[0], "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert "tanh_backward" in printed[0] and "sum(axis=-1)" in printed[0]
+
+
+def test_reused_kernels_show_as_numpys(tmp_path):
+    """Whatever numba reuses from numpy at this moment is listed as "(numpy's)", not timed."""
+    import minigrad as mg
+    reused = mg.available_backends()["numba"]["reuses"]
+    case = next((c for c in kernels.CASES if c.kernel in reused and c.resolve is None), None)
+    if case is None:
+        pytest.skip("numba implements every kernel case itself")
+    records = get_suite("kernels").run(tiny_config(tmp_path, kernels=(case.name,)))
+    numba = [r for r in records if r["backend"] == "numba" and r["case"] == case.name]
+    assert numba and all(r["status"] == "reused" and r["seconds"] is None for r in numba)
+    assert "(numpy's)" in get_suite("kernels").report(records)
+
+
+def test_measure_interleaves_and_reports_quartiles():
+    calls = []
+    t = harness.measure({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+                        repeats=3, min_round_s=0.0005)
+    assert set(t) == {"a", "b"}
+    for timing in t.values():
+        assert timing.repeats == 3 and timing.number >= 1
+        assert timing.min <= timing.q1 <= timing.median <= timing.q3
+    assert calls[-1] == "b" and "a" in calls[-(t["b"].number + 1):]  # last round of b came right after a's
+
+
+def test_table_columns_align():
+    text = harness.format_table(["case", "time"], [["tanh", "1.2 us"], ["softmax_backward", "31 ms"]])
+    lines = text.splitlines()
+    assert len({len(line) for line in lines}) == 1  # right-aligned last column: every line equally long
+
+
+def test_cli_parses_and_lists(capsys):
+    args = parse_args(["--full", "--suite", "kernels,jit", "--backends", "numpy,numba", "--out", "/tmp/x"])
+    assert args.mode == "full" and args.suite == ("kernels", "jit") and args.backends == ("numpy", "numba")
+    assert parse_args([]).mode == "quick"
+    assert main(["--list"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in SUITES) and "adam_step" in out
+
+
+def test_every_suite_has_the_interface():
+    for name in SUITES:
+        suite = get_suite(name)
+        assert suite.NAME == name and suite.DESCRIPTION
+        for attr in ("run", "report", "plot"):
+            assert callable(getattr(suite, attr)), (name, attr)
+
+
+def test_hand_matmul_is_found_in_a_backends_loops():
+    """The hand-written matmul loop is not in the kernel set: it is discovered by name and arity."""
+    import types
+
+    import numpy as np
+
+    def matmul_loop(a, b, out):  # the shape of a loop kernel: writes into out
+        for i in range(a.shape[0]):
+            for j in range(b.shape[1]):
+                for k in range(a.shape[1]):
+                    out[i, j] += a[i, k] * b[k, j]
+
+    class Fake:
+        loops = types.SimpleNamespace(matmul_loop=matmul_loop, other_loop=lambda x: x)
+
+    f = kernels.hand_matmul("fake", Fake)
+    a, b = np.arange(6.0).reshape(2, 3), np.arange(12.0).reshape(3, 4)
+    np.testing.assert_allclose(f(a, b), a @ b)
+    assert kernels.hand_matmul("fake", type("NoLoops", (), {})) is None
