@@ -96,3 +96,15 @@ def test_loop_backends_match_numpy_on_a_training_step(name):
             loss.backward()
         grads[backend] = w.grad.numpy()
     np.testing.assert_allclose(grads[name], grads["numpy"], rtol=2e-5, atol=2e-6)
+
+
+@needs_numba
+def test_python_backend_loops_call_no_compiled_code():
+    """Uncompiled loops must stay pure Python all the way down: a helper they call
+    must not be a numba dispatcher (use register_jitable for shared scalar helpers)."""
+    from numba.core.dispatcher import Dispatcher
+    py = backends.get_backend("python")
+    for name, fn in vars(py.loops).items():
+        for global_name in fn.__code__.co_names:
+            target = fn.__globals__.get(global_name)
+            assert not isinstance(target, Dispatcher), f"{name} calls compiled {global_name}"

@@ -14,6 +14,7 @@ the identity sigma(x) = (1 + tanh(x/2)) / 2, which never overflows.
 import math
 
 import numpy as np
+from numba.extending import register_jitable
 
 from . import _arrays as A
 from . import kernel
@@ -27,7 +28,9 @@ _P = (-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11, 5.1222
 _Q = (1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03, 4.89352518554385e-03)
 
 
-@kernel(inline="always")
+# Scalar helpers are ``register_jitable``: inlined into the loops when numba compiles
+# them, but plain Python functions when the "python" backend runs the loops.
+@register_jitable(inline="always")
 def _tanh32(x):
     v = min(max(x, np.float32(-_CLAMP)), np.float32(_CLAMP))
     v2 = v * v
@@ -45,7 +48,7 @@ def _tanh32(x):
     return v * p / q
 
 
-@kernel(inline="always")
+@register_jitable(inline="always")
 def _tanh64(x):
     a = abs(x)
     if a < 0.55:
@@ -148,7 +151,7 @@ def sqrt_backward_loop(y, g, out):
 ADD, SUB, MUL, DIV, MAXIMUM, MINIMUM = range(6)
 
 
-@kernel(inline="always")
+@register_jitable(inline="always")
 def _binop(op, x, y):
     if op == ADD:
         return x + y
