@@ -45,7 +45,9 @@ def test_python_backend_runs_the_very_same_function_objects_as_numba():
 @needs_numba
 def test_python_backend_reports_what_numba_reuses():
     report = mg.available_backends()
-    assert report["python"]["reuses"] == report["numba"]["reuses"]
+    # python reuses what numba reuses, except matmul: BLAS cannot run uncompiled, so it has the hand loop
+    assert report["python"]["reuses"] == {k: v for k, v in report["numba"]["reuses"].items() if k != "matmul"}
+    assert report["numba"]["reuses"]["matmul"] == "numpy"
     assert "add" in report["numba"]["reuses"]  # memory-bound arithmetic: numpy's SIMD loop is kept
     assert "tanh_backward" not in report["numba"]["reuses"]
 

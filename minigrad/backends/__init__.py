@@ -120,7 +120,7 @@ def reused_kernels(b):
     """
     source = getattr(b, "runs_source_of", None)
     if source is not None and source != b.name:
-        return reused_kernels(get_backend(source))
+        return {k: owner for k, owner in reused_kernels(get_backend(source)).items() if k not in vars(b)}
     out = {}
     for kname in kernel_names():
         for cls in type.mro(b):

@@ -6,6 +6,7 @@ through ``.py_func``: the same source, line for line. Timing this backend agains
 exists to be read and measured.
 """
 from . import loops
+from .loops.matmul import interpreted_matmul
 from .numba_backend import MODULES, NumbaBackend
 
 
@@ -15,3 +16,6 @@ class PythonBackend(NumbaBackend):
     description = "numba's loop kernels run uncompiled (py_func): the same source, interpreted"
     runs_source_of = "numba"
     loops = loops.collect(MODULES, compiled=False)
+    # BLAS cannot run "uncompiled": the python backend multiplies matrices with the hand
+    # loop (numba's matmul_loop source), where numba calls numpy's BLAS matmul.
+    matmul = classmethod(interpreted_matmul)
