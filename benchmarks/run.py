@@ -82,10 +82,10 @@ def run_suites(config, suites, echo=print):
 def main(argv=None):
     args = parse_args(argv)
     if args.list:
-        from benchmarks.suites import kernels
+        from benchmarks.suites import kernel_cases
         for name in SUITES:
             print(f"{name:10s} {get_suite(name).DESCRIPTION}")
-        print("\nkernel cases:", ", ".join(c.name for c in kernels.CASES))
+        print("\nkernel cases:", ", ".join(c.name for c in kernel_cases.CASES))
         return 0
     unknown = [s for s in args.suite if s not in SUITES]
     if unknown:

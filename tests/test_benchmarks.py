@@ -11,7 +11,7 @@ import pytest
 
 from benchmarks import harness
 from benchmarks.run import main, parse_args, run_suites
-from benchmarks.suites import SUITES, get_suite, kernels
+from benchmarks.suites import SUITES, get_suite, kernel_cases
 
 RECORD_KEYS = {"suite", "case", "backend", "shape", "dtype", "seconds"}
 MEASURED_KEYS = {"seconds_min", "seconds_q1", "seconds_q3", "seconds_iqr", "number", "repeats",
@@ -65,7 +65,7 @@ def test_reused_kernels_show_as_numpys(tmp_path):
     """Whatever numba reuses from numpy at this moment is listed as "(numpy's)", not timed."""
     import minigrad as mg
     reused = mg.available_backends()["numba"]["reuses"]
-    case = next((c for c in kernels.CASES if c.kernel in reused and c.resolve is None), None)
+    case = next((c for c in kernel_cases.CASES if c.kernel in reused and c.resolve is None), None)
     if case is None:
         pytest.skip("numba implements every kernel case itself")
     records = get_suite("kernels").run(tiny_config(tmp_path, kernels=(case.name,)))
@@ -123,7 +123,7 @@ def test_hand_matmul_is_found_in_a_backends_loops():
     class Fake:
         loops = types.SimpleNamespace(matmul_loop=matmul_loop, other_loop=lambda x: x)
 
-    f = kernels.hand_matmul("fake", Fake)
+    f = kernel_cases.hand_matmul("fake", Fake)
     a, b = np.arange(6.0).reshape(2, 3), np.arange(12.0).reshape(3, 4)
     np.testing.assert_allclose(f(a, b), a @ b)
-    assert kernels.hand_matmul("fake", type("NoLoops", (), {})) is None
+    assert kernel_cases.hand_matmul("fake", type("NoLoops", (), {})) is None

@@ -12,7 +12,7 @@ import pytest
 
 import minigrad as mg
 from minigrad.backends import get_backend
-from minigrad.backends.loops import reduce as R
+from minigrad.backends.loops import _layout
 from minigrad.ops.common import normalize_axis
 
 REF = get_backend("numpy")
@@ -79,22 +79,22 @@ def test_python_backend_runs_the_same_loop_functions():
 
 
 def test_plan_uses_rows_cols_or_a_transpose():
-    assert R.plan((4, 5, 6), (2,))[:4] == (None, 20, 6, 1)        # rows: reduced axes last
-    assert R.plan((4, 5, 6), (0,))[:4] == (None, 1, 4, 30)        # cols: bias-gradient form
-    assert R.plan((4, 5, 6), (1,))[:4] == (None, 4, 5, 6)         # cols with an outer loop
-    assert R.plan((4, 5, 6), (0, 2))[:4] == ((1, 0, 2), 5, 24, 1)  # interleaved: transpose (a copy)
-    assert R.plan((4, 1, 6), (0, 2))[:4] == (None, 1, 24, 1)      # a size-1 axis does not interleave
-    assert R.plan((4, 5, 6), ())[:4] == (None, 1, 1, 120)         # nothing to reduce: one copy
-    pl = R.plan((4, 5, 6), (1,))
+    assert _layout.plan((4, 5, 6), (2,))[:4] == (None, 20, 6, 1)        # rows: reduced axes last
+    assert _layout.plan((4, 5, 6), (0,))[:4] == (None, 1, 4, 30)        # cols: bias-gradient form
+    assert _layout.plan((4, 5, 6), (1,))[:4] == (None, 4, 5, 6)         # cols with an outer loop
+    assert _layout.plan((4, 5, 6), (0, 2))[:4] == ((1, 0, 2), 5, 24, 1)  # interleaved: transpose (a copy)
+    assert _layout.plan((4, 1, 6), (0, 2))[:4] == (None, 1, 24, 1)      # a size-1 axis does not interleave
+    assert _layout.plan((4, 5, 6), ())[:4] == (None, 1, 1, 120)         # nothing to reduce: one copy
+    pl = _layout.plan((4, 5, 6), (1,))
     assert pl.keep_shape == (4, 1, 6) and pl.out_shape == (4, 6) and pl.kept_order is None
     # x.T of a C-contiguous (5, 4): read in memory order, no copy
     x = np.zeros((5, 4)).T
-    assert R.memory_order(x) == (1, 0)
-    assert R.plan(x.shape, (0,), (1, 0))[:4] == ((1, 0), 5, 4, 1)  # sum over axis 0 of x.T: rows
-    assert R.plan(x.shape, (1,), (1, 0))[:4] == ((1, 0), 1, 5, 4)  # sum over axis 1 of x.T: cols
-    assert R.memory_order(np.zeros((6, 4))[::2]) is None          # stepped: not a permutation, copied
+    assert _layout.memory_order(x) == (1, 0)
+    assert _layout.plan(x.shape, (0,), (1, 0))[:4] == ((1, 0), 5, 4, 1)  # sum over axis 0 of x.T: rows
+    assert _layout.plan(x.shape, (1,), (1, 0))[:4] == ((1, 0), 1, 5, 4)  # sum over axis 1 of x.T: cols
+    assert _layout.memory_order(np.zeros((6, 4))[::2]) is None          # stepped: not a permutation, copied
     y = np.zeros((2, 3, 4)).transpose(2, 0, 1)                    # (4, 2, 3), memory order (1, 2, 0)
-    pl = R.plan(y.shape, (1,), R.memory_order(y))
+    pl = _layout.plan(y.shape, (1,), _layout.memory_order(y))
     assert pl.order == (1, 2, 0) and pl.kept_order == (1, 0) and pl[1:4] == (1, 2, 12)
 
 

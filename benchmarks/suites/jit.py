@@ -37,7 +37,7 @@ import tempfile
 import numpy as np
 
 from .. import harness
-from . import kernels
+from . import kernel_cases, kernels
 
 NAME = "jit"
 DESCRIPTION = "numba compile cost: first call with an empty / warm on-disk cache vs steady state (fresh processes)"
@@ -67,10 +67,10 @@ def pick_cases(log=print, names=None):
     picked = []
     for role, candidates in CANDIDATES:
         if names:
-            candidates = [c for c in candidates if c in names or kernels.find_case(c).kernel in names]
-        own = [c for c in candidates if kernels.find_case(c).kernel not in info["reuses"]]
+            candidates = [c for c in candidates if c in names or kernel_cases.find_case(c).kernel in names]
+        own = [c for c in candidates if kernel_cases.find_case(c).kernel not in info["reuses"]]
         if own:
-            picked.append((role, kernels.find_case(own[0])))
+            picked.append((role, kernel_cases.find_case(own[0])))
         elif candidates:
             log(f"[jit] no {role} kernel to measure: numba reuses numpy's {', '.join(candidates)}")
     return picked
@@ -96,8 +96,8 @@ def child(case_name, dtype, shape, repeats, min_round_s, prime=False):
         njit(lambda v: v + 1.0)(1.0)
         prime_s = harness.now() - t0
 
-    case = kernels.find_case(case_name)
-    args = case.build(tuple(shape), np.dtype(dtype), np.random.default_rng(kernels.SEED))
+    case = kernel_cases.find_case(case_name)
+    args = case.build(tuple(shape), np.dtype(dtype), np.random.default_rng(kernel_cases.SEED))
     status, fn = kernels.implementation(case, "numba", nb.NumbaBackend, reused_kernels(nb.NumbaBackend))
     if status != "own":
         raise SystemExit(f"numba does not implement {case_name}: {fn}")

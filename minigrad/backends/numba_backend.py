@@ -7,14 +7,15 @@ numpy would do in several passes, optimizer updates); plain arithmetic such as
 are numpy's. ``available_backends()["numba"]["reuses"]`` lists every such kernel.
 """
 from . import loops
-from .loops import elementwise, matmul, nn, optim, reduce
+from .loops import dropout, elementwise, gather, losses, matmul, optim, reduce, softmax
 from .numpy_backend import NumpyBackend
 
-MODULES = (elementwise, reduce, nn, optim, matmul)
+MODULES = (elementwise, reduce, softmax, losses, gather, dropout, optim, matmul)
 
 
-class NumbaBackend(elementwise.ElementwiseKernels, reduce.ReduceKernels, nn.NNKernels, optim.OptimKernels,
-                   matmul.MatmulKernels, NumpyBackend):
+class NumbaBackend(elementwise.ElementwiseKernels, reduce.ReduceKernels, softmax.SoftmaxKernels, losses.LossKernels,
+                   gather.GatherKernels, dropout.DropoutKernels, optim.OptimKernels, matmul.MatmulKernels,
+                   NumpyBackend):
     name = "numba"
     device = "cpu"
     description = "numba @njit loop kernels (compiled on first use, cached on disk)"
