@@ -16,7 +16,7 @@ import math
 import numpy as np
 from numba.extending import register_jitable
 
-from . import _arrays as A
+from .. import _arrays as A
 from . import kernel
 
 # ------------------------------------------------------------------ scalars

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from . import _arrays as A
+from .. import _arrays as A
 from . import kernel
 
 

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from . import _arrays as A
+from .. import _arrays as A
 from . import kernel
 from ._scalar import _exp_poly, _log1p_series
 
