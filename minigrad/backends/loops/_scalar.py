@@ -1,4 +1,4 @@
-"""Scalar helpers shared by the loop kernels: exp, log1p, NaN-propagating max/min.
+"""Scalar helpers shared by the loop kernels: tanh, exp, log1p, NaN-propagating max/min.
 
 Each is a plain Python function when the "python" backend runs the loops, and turns
 into vectorisable code when numba compiles a loop that calls it. None of them is a
@@ -18,11 +18,52 @@ loop, and ``loops.collect()`` would list it as a kernel.
 numba's disk cache is keyed by each kernel's own source file: after editing this file,
 delete the ``*.nbi``/``*.nbc`` files under ``minigrad/`` (see docs/kernels.md).
 """
+import math
+
 import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload, register_jitable
+
+# --------------------------------------------------------------------- tanh
+# Rational approximation tanh(x) ~ x P(x^2) / Q(x^2) on [-7.905, 7.905] (outside it
+# tanh rounds to +-1 in float32); the classic minimax form used by vector math libraries.
+_CLAMP = 7.90531110763549805
+_P = (-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11, 5.12229709037114e-08,
+      1.48572235717979e-05, 6.37261928875436e-04, 4.89352455891786e-03)
+_Q = (1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03, 4.89352518554385e-03)
+
+
+@register_jitable(inline="always")
+def _tanh32(x):
+    v = min(max(x, np.float32(-_CLAMP)), np.float32(_CLAMP))
+    v2 = v * v
+    p = np.float32(_P[0])
+    p = p * v2 + np.float32(_P[1])
+    p = p * v2 + np.float32(_P[2])
+    p = p * v2 + np.float32(_P[3])
+    p = p * v2 + np.float32(_P[4])
+    p = p * v2 + np.float32(_P[5])
+    p = p * v2 + np.float32(_P[6])
+    q = np.float32(_Q[0])
+    q = q * v2 + np.float32(_Q[1])
+    q = q * v2 + np.float32(_Q[2])
+    q = q * v2 + np.float32(_Q[3])
+    return v * p / q
+
+
+@register_jitable(inline="always")
+def _tanh64(x):
+    a = abs(x)
+    if a < 0.55:
+        e = math.expm1(-2.0 * a)  # accurate where 1 - exp(-2a) would cancel
+        r = -e / (e + 2.0)
+    else:
+        e = math.exp(-2.0 * a)
+        r = (1.0 - e) / (1.0 + e)
+    return r if x >= 0 else -r
+
 
 # ---------------------------------------------------------------------- exp
 _LOG2E = 1.4426950408889634

@@ -18,47 +18,7 @@ from numba.extending import register_jitable
 
 from .. import _arrays as A
 from . import kernel
-
-# ------------------------------------------------------------------ scalars
-# Rational approximation tanh(x) ~ x P(x^2) / Q(x^2) on [-7.905, 7.905] (outside it
-# tanh rounds to +-1 in float32); the classic minimax form used by vector math libraries.
-_CLAMP = 7.90531110763549805
-_P = (-2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11, 5.12229709037114e-08,
-      1.48572235717979e-05, 6.37261928875436e-04, 4.89352455891786e-03)
-_Q = (1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03, 4.89352518554385e-03)
-
-
-# Scalar helpers are ``register_jitable``: inlined into the loops when numba compiles
-# them, but plain Python functions when the "python" backend runs the loops.
-@register_jitable(inline="always")
-def _tanh32(x):
-    v = min(max(x, np.float32(-_CLAMP)), np.float32(_CLAMP))
-    v2 = v * v
-    p = np.float32(_P[0])
-    p = p * v2 + np.float32(_P[1])
-    p = p * v2 + np.float32(_P[2])
-    p = p * v2 + np.float32(_P[3])
-    p = p * v2 + np.float32(_P[4])
-    p = p * v2 + np.float32(_P[5])
-    p = p * v2 + np.float32(_P[6])
-    q = np.float32(_Q[0])
-    q = q * v2 + np.float32(_Q[1])
-    q = q * v2 + np.float32(_Q[2])
-    q = q * v2 + np.float32(_Q[3])
-    return v * p / q
-
-
-@register_jitable(inline="always")
-def _tanh64(x):
-    a = abs(x)
-    if a < 0.55:
-        e = math.expm1(-2.0 * a)  # accurate where 1 - exp(-2a) would cancel
-        r = -e / (e + 2.0)
-    else:
-        e = math.exp(-2.0 * a)
-        r = (1.0 - e) / (1.0 + e)
-    return r if x >= 0 else -r
-
+from ._scalar import _tanh32, _tanh64
 
 # ----------------------------------------------------------- unary forward
 @kernel
@@ -88,14 +48,16 @@ def sigmoid_loop(x, out):
 
 @kernel
 def relu_loop(x, out):
+    zero = x.dtype.type(0)  # a typed constant: a bare 0 would make float32 loops compute in float64
     for i in range(x.size):
-        out[i] = x[i] if x[i] > 0 else 0
+        out[i] = x[i] if x[i] > zero else zero
 
 
 @kernel
 def leaky_relu_loop(x, slope, out):
+    zero = x.dtype.type(0)
     for i in range(x.size):
-        out[i] = x[i] if x[i] > 0 else x[i] * slope
+        out[i] = x[i] if x[i] > zero else x[i] * slope
 
 
 @kernel
@@ -107,44 +69,50 @@ def clip_loop(x, lo, hi, out):
 # ---------------------------------------------------------- fused backward
 @kernel
 def tanh_backward_loop(y, g, out):
+    one = y.dtype.type(1)
     for i in range(y.size):
-        out[i] = g[i] * (1 - y[i] * y[i])
+        out[i] = g[i] * (one - y[i] * y[i])
 
 
 @kernel
 def sigmoid_backward_loop(y, g, out):
+    one = y.dtype.type(1)
     for i in range(y.size):
-        out[i] = g[i] * y[i] * (1 - y[i])
+        out[i] = g[i] * y[i] * (one - y[i])
 
 
 @kernel
 def relu_backward_loop(x, g, out):
+    zero = x.dtype.type(0)
     for i in range(x.size):
-        out[i] = g[i] if x[i] > 0 else 0
+        out[i] = g[i] if x[i] > zero else zero
 
 
 @kernel
 def leaky_relu_backward_loop(x, g, slope, out):
+    zero = x.dtype.type(0)
     for i in range(x.size):
-        out[i] = g[i] if x[i] > 0 else g[i] * slope
+        out[i] = g[i] if x[i] > zero else g[i] * slope
 
 
 @kernel
 def clip_backward_loop(x, g, lo, hi, out):
+    zero = x.dtype.type(0)
     for i in range(x.size):
-        out[i] = g[i] if lo <= x[i] <= hi else 0
+        out[i] = g[i] if lo <= x[i] <= hi else zero
 
 
 @kernel
 def abs_backward_loop(x, g, out):
+    zero = x.dtype.type(0)
     for i in range(x.size):
-        out[i] = g[i] if x[i] > 0 else (-g[i] if x[i] < 0 else 0)
+        out[i] = g[i] if x[i] > zero else (-g[i] if x[i] < zero else zero)
 
 
 @kernel
 def sqrt_backward_loop(y, g, out):
     for i in range(y.size):
-        out[i] = g[i] / (2 * y[i])
+        out[i] = g[i] / (y[i] + y[i])  # 2 y without an int constant (see relu_loop)
 
 
 # ---------------------------------------------------- binary, broadcasting

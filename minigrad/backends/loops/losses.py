@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import _arrays as A
 from . import kernel
-from ._scalar import _exp_poly, _log1p_series
+from ._scalar import _exp_poly, _log1p_series, _tanh32
 
 
 # -------------------------------------------------------------- class losses
@@ -126,6 +126,17 @@ def bce_with_logits_backward_loop(x, y, g, gx, gy):
         gy[i] = -g[i] * xi
 
 
+@kernel
+def bce_with_logits_backward_f32_loop(x, y, g, gx, gy):
+    """float32 version: sigmoid(x) = (1 + tanh(x/2)) / 2 with the vectorised float32 tanh,
+    which stays in float32 lanes (twice the width of the float64 exp path)."""
+    half = np.float32(0.5)
+    for i in range(x.size):
+        xi = x[i]
+        gx[i] = g[i] * (half * _tanh32(half * xi) + half - y[i])
+        gy[i] = -g[i] * xi
+
+
 # --------------------------------------------------------------- wrappers
 def _targets(targets, n):
     """Targets as a flat int64 array of n entries, or None (wrong kind or count: numpy decides)."""
@@ -215,5 +226,7 @@ class LossKernels:
             return super().bce_with_logits_backward(x, y, g)
         shape, dtype, (xf, yf, gf) = _same_shape_floats(x, y, g)
         gx, gy = np.empty(shape, dtype=dtype), np.empty(shape, dtype=dtype)
-        cls.loops.bce_with_logits_backward_loop(xf, yf, gf, gx.reshape(-1), gy.reshape(-1))
+        loop = (cls.loops.bce_with_logits_backward_f32_loop if dtype == np.float32
+                else cls.loops.bce_with_logits_backward_loop)
+        loop(xf, yf, gf, gx.reshape(-1), gy.reshape(-1))
         return gx, gy
