@@ -40,15 +40,18 @@ _active = NumpyBackend
 
 
 def kernel_names(include_plumbing=False):
-    """The compute kernels of the kernel set (public staticmethods of NumpyBackend).
+    """The compute kernels of the kernel set: NumpyBackend's public kernels, including
+    those it takes from mixin classes (e.g. the recurrent reference kernels).
 
     Array plumbing (allocation, copies, views, transfers: ``NumpyBackend.PLUMBING``) is
     left out unless asked for: every CPU backend shares numpy's arrays, so only the
     kernels that compute are worth comparing between backends.
     """
-    return sorted(n for n, v in vars(NumpyBackend).items()
-                  if isinstance(v, staticmethod) and not n.startswith("_")
-                  and (include_plumbing or n not in NumpyBackend.PLUMBING))
+    names = set()
+    for cls in NumpyBackend.__mro__:
+        names.update(n for n, v in vars(cls).items()
+                     if isinstance(v, (staticmethod, classmethod)) and not n.startswith("_"))
+    return sorted(n for n in names if include_plumbing or n not in NumpyBackend.PLUMBING)
 
 
 def _load(name):
@@ -123,12 +126,13 @@ def reused_kernels(b):
         return {k: owner for k, owner in reused_kernels(get_backend(source)).items() if k not in vars(b)}
     out = {}
     for kname in kernel_names():
+        owner = None  # the backend class whose definition (directly or via its mixins) wins
         for cls in type.mro(b):
+            if "name" in vars(cls):
+                owner = cls  # a backend class; the mixins listed after it in the MRO are its own
             if kname in vars(cls):
-                if getattr(cls, "device", None) is None:  # a kernel-family mixin of b itself
-                    break
-                if cls is not b:
-                    out[kname] = getattr(cls, "name", cls.__name__)
+                if owner is not b:
+                    out[kname] = owner.name
                 break
     return out
 
