@@ -1,0 +1,213 @@
+"""A training loop for people coming from Keras: ``history = fit(model, x, y, ...)``.
+
+    history = rnn.train.fit(model, x_train, y_train, loss="mse", optimizer="adam",
+                            epochs=20, batch_size=64, validation_data=(x_val, y_val))
+    history.history["val_loss"]      # one number per epoch
+    history.plot("curve.png")
+
+``model`` is any minigrad Module mapping a batch of inputs to predictions. Inputs and
+targets are numpy arrays or tensors whose first axis indexes examples; ``lengths=``
+(one per example) is passed on to the model for padded sequences.
+"""
+import math
+import os
+import time
+
+import numpy as np
+
+import minigrad as mg
+from minigrad import nn, optim
+from minigrad.random import generator
+
+_LOSSES = {"mse": nn.functional.mse_loss, "mae": nn.functional.l1_loss, "l1": nn.functional.l1_loss,
+           "cross_entropy": nn.functional.cross_entropy, "sparse_categorical_crossentropy": nn.functional.cross_entropy,
+           "bce_with_logits": nn.functional.binary_cross_entropy_with_logits,
+           "binary_crossentropy": nn.functional.binary_cross_entropy_with_logits}
+_OPTIMIZERS = {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD, "rmsprop": optim.RMSprop,
+               "adagrad": optim.Adagrad}
+
+
+def accuracy(pred, y):
+    """Fraction of correct predictions: argmax over classes, or logit > 0 for one output."""
+    p = pred.numpy()
+    t = y.numpy()
+    if p.ndim == t.ndim + 1:
+        return float((p.argmax(axis=-1) == t).mean())
+    return float(((p > 0) == (t > 0.5)).mean())
+
+
+_METRICS = {"accuracy": accuracy, "acc": accuracy,
+            "mae": lambda p, y: float(np.abs(p.numpy() - y.numpy()).mean())}
+
+
+class History:
+    """Per-epoch records: ``history.history["loss"]``, ``["val_loss"]``, metrics, ``["lr"]``."""
+
+    def __init__(self):
+        self.history = {}
+        self.epoch = []
+
+    def append(self, epoch, logs):
+        self.epoch.append(epoch)
+        for k, v in logs.items():
+            self.history.setdefault(k, []).append(v)
+
+    def plot(self, path, title=None):
+        curves = {k: v for k, v in self.history.items() if k != "lr"}
+        return mg.plot_curves(curves, path, title=title)
+
+    def __repr__(self):
+        last = {k: round(v[-1], 5) for k, v in self.history.items()}
+        return f"History({len(self.epoch)} epochs, last: {last})"
+
+
+class EarlyStopping:
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs;
+    optionally put back the best weights seen."""
+
+    def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, mode="min", restore_best_weights=True):
+        self.monitor, self.patience, self.min_delta = monitor, patience, min_delta
+        self.sign = 1 if mode == "min" else -1
+        self.restore = restore_best_weights
+        self.best, self.best_state, self.wait = math.inf, None, 0
+
+    def __call__(self, model, logs):
+        """Return True to stop training."""
+        if self.monitor not in logs:
+            raise KeyError(f"EarlyStopping: {self.monitor!r} is not logged (available: {sorted(logs)})")
+        value = self.sign * logs[self.monitor]
+        if value < self.best - self.min_delta:
+            self.best, self.wait = value, 0
+            if self.restore:
+                self.best_state = model.state_dict()
+            return False
+        self.wait += 1
+        if self.wait >= self.patience:
+            if self.restore and self.best_state is not None:
+                model.load_state_dict(self.best_state)
+            return True
+        return False
+
+
+def _as_tensor(a):
+    return a if isinstance(a, mg.Tensor) else mg.tensor(np.asarray(a))
+
+
+def _batches(n, batch_size, shuffle):
+    order = generator().permutation(n) if shuffle else np.arange(n)
+    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+def _forward(model, x, lengths, idx):
+    if lengths is None:
+        return model(x[idx])
+    return model(x[idx], lengths=lengths[idx])
+
+
+def evaluate(model, x, y, loss="mse", batch_size=256, metrics=(), lengths=None):
+    """Mean loss (and metrics) over a data set, in eval mode and without a graph."""
+    loss_fn = _LOSSES[loss] if isinstance(loss, str) else loss
+    x, y = _as_tensor(x), _as_tensor(y)
+    lengths = None if lengths is None else np.asarray(lengths)
+    was_training = model.training
+    model.eval()
+    totals, n = {"loss": 0.0, **{m: 0.0 for m in metrics}}, len(x)
+    with mg.no_grad():
+        for idx in _batches(n, batch_size, shuffle=False):
+            pred = _forward(model, x, lengths, idx)
+            totals["loss"] += loss_fn(pred, y[idx]).item() * len(idx)
+            for m in metrics:
+                totals[m] += _METRICS[m](pred, y[idx]) * len(idx)
+    model.train(was_training)
+    return {k: v / n for k, v in totals.items()}
+
+
+def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=10, batch_size=32, validation_data=None,
+        validation_split=0.0, metrics=(), lengths=None, clip_norm=None, scheduler=None, callbacks=(),
+        checkpoint=None, shuffle=True, verbose=1):
+    """Train ``model`` and return a ``History``.
+
+    loss: a name ("mse", "mae", "cross_entropy", "bce_with_logits", or Keras's names) or
+      a function (pred, y) -> scalar tensor. optimizer: a name or an Optimizer. metrics:
+      names from {"accuracy", "mae"}. validation_data: (x, y) or (x, y, lengths);
+      validation_split takes that fraction from the END of the data (no shuffling
+      first, so time series stay honest). clip_norm: global gradient-norm clipping.
+      scheduler: an LR scheduler (stepped per epoch; ReduceLROnPlateau gets val_loss).
+      callbacks: callables (model, logs) -> True to stop, e.g. EarlyStopping.
+      checkpoint: path; the model, optimizer and epoch are saved (atomically) whenever
+      the monitored loss (val_loss if any, else loss) improves. verbose: 0 silent,
+      1 progress bar per epoch (tqdm) and a summary line.
+    """
+    loss_fn = _LOSSES[loss] if isinstance(loss, str) else loss
+    if isinstance(optimizer, str):
+        kwargs = {} if lr is None else {"lr": lr}
+        optimizer = _OPTIMIZERS[optimizer](model.parameters(), **kwargs)
+    x, y = _as_tensor(x), _as_tensor(y)
+    if len(x) != len(y):
+        raise ValueError(f"fit: x has {len(x)} examples but y has {len(y)}")
+    lengths = None if lengths is None else np.asarray(lengths)
+    if validation_data is None and validation_split:
+        n_val = int(round(len(x) * validation_split))
+        cut = len(x) - n_val
+        validation_data = (x[cut:], y[cut:]) + (() if lengths is None else (lengths[cut:],))
+        x, y = x[:cut], y[:cut]
+        lengths = None if lengths is None else lengths[:cut]
+    history = History()
+    best = math.inf
+    params = list(model.parameters())
+    for epoch in range(1, epochs + 1):
+        model.train()
+        start = time.perf_counter()
+        totals, seen = {"loss": 0.0, **{m: 0.0 for m in metrics}}, 0
+        batches = _batches(len(x), batch_size, shuffle)
+        bar = _progress(batches, epoch, epochs, verbose)
+        for idx in bar:
+            pred = _forward(model, x, lengths, idx)
+            batch_loss = loss_fn(pred, y[idx])
+            optimizer.zero_grad()
+            batch_loss.backward()
+            if clip_norm is not None:
+                optim.clip_grad_norm_(params, clip_norm)
+            optimizer.step()
+            value = batch_loss.item()
+            if not math.isfinite(value):
+                raise FloatingPointError(f"fit: the loss became {value} at epoch {epoch}; lower the learning rate, "
+                                         "clip gradients (clip_norm=...) or run under minigrad.detect_anomaly()")
+            totals["loss"] += value * len(idx)
+            for m in metrics:
+                totals[m] += _METRICS[m](pred, y[idx]) * len(idx)
+            seen += len(idx)
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{totals['loss'] / seen:.4f}")
+        logs = {k: v / seen for k, v in totals.items()}
+        if validation_data is not None:
+            vx, vy, *vl = validation_data
+            val = evaluate(model, vx, vy, loss_fn, max(batch_size, 256), metrics, vl[0] if vl else None)
+            logs.update({f"val_{k}": v for k, v in val.items()})
+        logs["lr"] = optimizer.param_groups[0]["lr"]
+        logs["time"] = time.perf_counter() - start
+        history.append(epoch, logs)
+        if verbose:
+            print(f"epoch {epoch}/{epochs} " + " ".join(f"{k} {v:.4g}" for k, v in logs.items()))
+        if scheduler is not None:
+            scheduler.step(logs.get("val_loss", logs["loss"])) if isinstance(scheduler, optim.ReduceLROnPlateau) \
+                else scheduler.step()
+        monitored = logs.get("val_loss", logs["loss"])
+        if checkpoint is not None and monitored < best:
+            best = monitored
+            os.makedirs(os.path.dirname(os.path.abspath(checkpoint)), exist_ok=True)
+            mg.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
+                     "logs": logs}, checkpoint)
+        if any(cb(model, logs) for cb in callbacks):
+            break
+    return history
+
+
+def _progress(batches, epoch, epochs, verbose):
+    if verbose < 1:
+        return batches
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return batches
+    return tqdm(batches, desc=f"epoch {epoch}/{epochs}", leave=False, unit="batch")

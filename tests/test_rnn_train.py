@@ -1,0 +1,102 @@
+"""rnn.train.fit: the Keras-style loop."""
+import numpy as np
+import pytest
+
+import minigrad as mg
+import rnn
+from minigrad import nn
+from rnn.train import EarlyStopping, evaluate, fit
+
+
+def _regression(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 3)).astype(np.float32)
+    return x, (x @ np.array([[1.0], [-2.0], [0.5]], dtype=np.float32))
+
+
+def test_fit_reduces_loss_and_records_history(tmp_path):
+    mg.manual_seed(0)
+    x, y = _regression()
+    model = nn.Linear(3, 1)
+    hist = fit(model, x, y, loss="mse", optimizer="adam", lr=0.05, epochs=15, batch_size=16,
+               validation_split=0.25, metrics=["mae"], checkpoint=str(tmp_path / "best.npz"), verbose=0)
+    h = hist.history
+    assert set(h) == {"loss", "mae", "val_loss", "val_mae", "lr", "time"} and len(h["loss"]) == 15
+    assert h["loss"][-1] < 0.1 * h["loss"][0] and h["val_loss"][-1] < 0.1 * h["val_loss"][0]
+    saved = mg.load(tmp_path / "best.npz")
+    assert saved["epoch"] == int(np.argmin(h["val_loss"])) + 1
+    fresh = nn.Linear(3, 1)
+    fresh.load_state_dict(saved["model"])
+    assert hist.plot(str(tmp_path / "curve.png")) and (tmp_path / "curve.png").exists()
+
+
+def test_validation_split_takes_the_end_of_the_data():
+    x, y = _regression(40)
+    seen = []
+
+    class Spy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 1)
+
+        def forward(self, xb):
+            if not self.training:
+                seen.append(xb.numpy().copy())
+            return self.lin(xb)
+
+    fit(Spy(), x, y, epochs=1, validation_split=0.25, shuffle=False, verbose=0)
+    np.testing.assert_array_equal(np.concatenate(seen), x[30:])
+
+
+def test_early_stopping_waits_patience_epochs_then_restores_the_best_weights():
+    model = nn.Linear(2, 1)
+    stopper = EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
+    weights = []
+    for val_loss in [3.0, 1.0, 2.0, 5.0]:  # best at the 2nd epoch; no improvement for 2 epochs after it
+        with mg.no_grad():
+            model.weight += 1.0  # a different model every epoch
+        weights.append(model.weight.numpy().copy())
+        stop = stopper(model, {"val_loss": val_loss})
+        if stop:
+            break
+    assert stop and len(weights) == 4
+    np.testing.assert_array_equal(model.weight.numpy(), weights[1])
+    with pytest.raises(KeyError, match="'val_loss' is not logged"):
+        EarlyStopping()(model, {"loss": 1.0})
+
+
+def test_fit_stops_early_through_a_callback():
+    x, y = _regression()
+    stopper = EarlyStopping(monitor="loss", patience=1, min_delta=1e9)  # never "improves" after epoch 1
+    hist = fit(nn.Linear(3, 1), x, y, epochs=10, callbacks=[stopper], verbose=0)
+    assert len(hist.history["loss"]) == 2
+
+
+def test_classification_with_lengths_and_accuracy():
+    mg.manual_seed(2)
+    rng = np.random.default_rng(2)
+    seqs = [rng.standard_normal((rng.integers(2, 7), 2)).astype(np.float32) for _ in range(48)]
+    labels = np.array([int(s[:, 0].sum() > 0) for s in seqs])
+    padded, lengths = rnn.data.pad_sequences(seqs)
+
+    class Classifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gru = rnn.GRU(2, 8, batch_first=True)
+            self.out = nn.Linear(8, 2)
+
+        def forward(self, x, lengths=None):
+            _, h = self.gru(x, lengths=lengths)
+            return self.out(h[-1])
+
+    hist = fit(Classifier(), padded, labels, loss="cross_entropy", lr=0.03, epochs=25, batch_size=16,
+               lengths=lengths, metrics=["accuracy"], verbose=0)
+    assert hist.history["accuracy"][-1] > 0.85
+
+
+def test_fit_rejects_mismatched_data_and_reports_divergence():
+    with pytest.raises(ValueError, match="x has 4 examples but y has 3"):
+        fit(nn.Linear(3, 1), np.zeros((4, 3)), np.zeros((3, 1)), verbose=0)
+    x, y = _regression()
+    with pytest.raises(FloatingPointError, match="the loss became"), np.errstate(all="ignore"):
+        fit(nn.Linear(3, 1), x * 1e20, y, optimizer="sgd", lr=1e10, epochs=3, verbose=0)
