@@ -21,6 +21,7 @@ import minigrad as mg
 from minigrad import nn
 
 from .cells import gru_step, lstm_step, rnn_step
+from .fused import fused_direction
 from .params import GATES, init_params, make_params
 
 
@@ -129,8 +130,12 @@ class _RNNBase(nn.Module):
         return output, (tuple(finals) if self.mode == "LSTM" else finals[0])
 
     def _run_direction(self, x, init, params, reverse, mask):
-        """One layer, one direction: output (T, B, H) and the final state(s)."""
-        return composed_direction(self.mode, x, init, params, reverse, mask, self.nonlinearity)
+        """One layer, one direction: output (T, B, H) and the final state(s).
+
+        The fused Function (``rnn/fused``) by default; ``fused=False`` runs the composed cells.
+        """
+        run = fused_direction if self.fused else composed_direction
+        return run(self.mode, x, init, params, reverse, mask, self.nonlinearity)
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"

@@ -19,13 +19,15 @@ import math
 
 import numpy as np
 
+from .numpy_recurrent import RecurrentReference
+
 
 def _keep(axis, ndim):
     """Shape helper: the shape a reduction over ``axis`` has with ``keepdims=True``."""
     return axis if axis is not None else tuple(range(ndim))
 
 
-class NumpyBackend:
+class NumpyBackend(RecurrentReference):
     name = "numpy"
     device = "cpu"
     description = "vectorised numpy: the reference every other backend is tested against"
