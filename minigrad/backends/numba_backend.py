@@ -7,14 +7,15 @@ numpy would do in several passes, optimizer updates); plain arithmetic such as
 are numpy's. ``available_backends()["numba"]["reuses"]`` lists every such kernel.
 """
 from . import loops
-from .loops import dropout, elementwise, gather, losses, matmul, optim, reduce, softmax
+from .loops import dropout, elementwise, gather, losses, matmul, optim, recurrent, recurrent_backward, reduce, softmax
 from .numpy_backend import NumpyBackend
 
-MODULES = (elementwise, reduce, softmax, losses, gather, dropout, optim, matmul)
+MODULES = (elementwise, reduce, softmax, losses, gather, dropout, optim, matmul, recurrent, recurrent_backward)
 
 
 class NumbaBackend(elementwise.ElementwiseKernels, reduce.ReduceKernels, softmax.SoftmaxKernels, losses.LossKernels,
                    gather.GatherKernels, dropout.DropoutKernels, optim.OptimKernels, matmul.MatmulKernels,
+                   recurrent.RecurrentKernels,
                    NumpyBackend):
     name = "numba"
     device = "cpu"

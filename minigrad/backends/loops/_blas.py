@@ -1,0 +1,143 @@
+"""``gemm``: a matrix product that compiled loops can call mid-loop, on numpy's own BLAS.
+
+A recurrence does one matrix product per time step (h_{t-1} @ W_hh^T), so the loop that
+runs the sequence must call BLAS from inside compiled code. numba's own ``np.dot`` needs
+SciPy, and SciPy brings a second OpenBLAS whose threads fight numpy's on a small machine
+(see matmul.py). Instead we find the BLAS library numpy itself has loaded, register its
+``cblas_sgemm``/``cblas_dgemm`` with LLVM under fixed names, and call them through an
+``@intrinsic``. Calls by *name* (not by address) keep ``cache=True`` working: a later
+process registers the names again before loading the cached machine code.
+
+``gemm(a, b, out, trans_a, trans_b)`` computes out = op(a) @ op(b) on 2-D C-contiguous
+arrays of one float dtype. Uncompiled (the "python" backend), it is ``np.dot``. Compiled,
+it is the cblas call, or -- if no BLAS was found -- ``gemm_loop``, a plain loop.
+Callers that prefer a plain loop for tiny products call ``gemm_loop`` themselves.
+"""
+import ctypes
+import glob
+import os
+
+import numpy as np
+from llvmlite import binding as llvm
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload, register_jitable
+
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112  # CBLAS enum values
+
+
+def _numpy_blas():
+    """(ctypes library, symbol prefix, symbol suffix, int bits) of numpy's BLAS, or None."""
+    # numpy's wheels bundle OpenBLAS beside the package: look there first, so that another
+    # library's BLAS (SciPy's own OpenBLAS, say) is never picked while numpy's is there.
+    root = os.path.dirname(np.__file__)
+    paths = []
+    for pattern in (root + ".libs/*blas*", root + "/.dylibs/*blas*"):
+        paths += sorted(glob.glob(pattern))
+    try:  # otherwise (Linux): a BLAS numpy was linked against, mapped into this process
+        with open("/proc/self/maps") as maps:
+            paths += [line.split()[-1] for line in maps if "blas" in line.lower() and "/" in line]
+    except OSError:
+        pass
+    for path in dict.fromkeys(paths):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        # numpy >= 2 wheels: scipy-openblas with 64-bit ints and a prefix + suffix; then others.
+        for prefix, suffix, bits in (("scipy_", "64_", 64), ("", "64_", 64), ("", "", 32)):
+            if hasattr(lib, f"{prefix}cblas_sgemm{suffix}") and hasattr(lib, f"{prefix}cblas_dgemm{suffix}"):
+                return lib, prefix, suffix, bits
+    return None
+
+
+_found = _numpy_blas()
+HAVE_BLAS = _found is not None
+_INT_BITS = _found[3] if HAVE_BLAS else 64
+if HAVE_BLAS:
+    _lib, _prefix, _suffix, _ = _found
+    for _name in ("sgemm", "dgemm"):
+        _fn = getattr(_lib, f"{_prefix}cblas_{_name}{_suffix}")
+        llvm.add_symbol(f"minigrad_cblas_{_name}", ctypes.cast(_fn, ctypes.c_void_p).value)
+
+
+@intrinsic
+def _cblas_gemm(typingctx, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc):
+    """cblas_?gemm(RowMajor, trans_a, trans_b, m, n, k, 1, a, lda, b, ldb, 0, c, ldc)."""
+    dtype = c.dtype
+    if not isinstance(dtype, types.Float) or a.dtype != dtype or b.dtype != dtype:
+        return None
+
+    def codegen(context, builder, sig, args):
+        ta, tb, m_, n_, k_, a_, lda_, b_, ldb_, c_, ldc_ = args
+        ftype = context.get_value_type(dtype)
+        ity, i32 = ir.IntType(_INT_BITS), ir.IntType(32)
+        ptr = ftype.as_pointer()
+        fnty = ir.FunctionType(ir.VoidType(), [i32, i32, i32, ity, ity, ity, ftype, ptr, ity,
+                                               ptr, ity, ftype, ptr, ity])
+        name = "minigrad_cblas_sgemm" if dtype.bitwidth == 32 else "minigrad_cblas_dgemm"
+        fn = cgutils.get_or_insert_function(builder.module, fnty, name)
+
+        def data(aty, val):
+            return context.make_array(aty)(context, builder, val).data
+
+        def i(val):
+            return builder.trunc(val, ity) if ity.width < val.type.width else val
+
+        builder.call(fn, [ir.Constant(i32, _ROW_MAJOR), builder.trunc(ta, i32), builder.trunc(tb, i32),
+                          i(m_), i(n_), i(k_), ir.Constant(ftype, 1.0), data(sig.args[5], a_), i(lda_),
+                          data(sig.args[7], b_), i(ldb_), ir.Constant(ftype, 0.0), data(sig.args[9], c_), i(ldc_)])
+        return context.get_dummy_value()
+
+    return types.none(types.int64, types.int64, types.int64, types.int64, types.int64, a, types.int64,
+                      b, types.int64, c, types.int64), codegen
+
+
+@register_jitable(inline="always")
+def gemm_loop(a, b, out, trans_a, trans_b):
+    """out = op(a) @ op(b) by plain loops (the innermost loop always walks contiguous memory)."""
+    zero = out.dtype.type(0)
+    m, n = out.shape
+    kk = a.shape[0] if trans_a else a.shape[1]
+    for i in range(m):
+        for j in range(n):
+            out[i, j] = zero
+    if trans_b:  # out[i, j] = a[i, :] . b[j, :]: dot products of two contiguous rows
+        for i in range(m):
+            for j in range(n):
+                acc = zero
+                for p in range(kk):
+                    acc += (a[p, i] if trans_a else a[i, p]) * b[j, p]
+                out[i, j] = acc
+    else:  # out[i, :] += op(a)[i, p] * b[p, :]: a row of b scaled into a row of out
+        for i in range(m):
+            for p in range(kk):
+                s = a[p, i] if trans_a else a[i, p]
+                for j in range(n):
+                    out[i, j] += s * b[p, j]
+
+
+def gemm(a, b, out, trans_a, trans_b):
+    """out = op(a) @ op(b), op = transpose when the flag is set (interpreted: numpy's BLAS)."""
+    np.dot(a.T if trans_a else a, b.T if trans_b else b, out=out)
+
+
+@overload(gemm)
+def _gemm_compiled(a, b, out, trans_a, trans_b):
+    if any(not isinstance(x, types.Array) or x.ndim != 2 or x.layout != "C" for x in (a, b, out)):
+        return None  # BLAS needs 2-D C-contiguous blocks: the caller slices them so
+    if not HAVE_BLAS:
+        return lambda a, b, out, trans_a, trans_b: gemm_loop(a, b, out, trans_a, trans_b)
+
+    def impl(a, b, out, trans_a, trans_b):
+        m, n = out.shape
+        kk = a.shape[0] if trans_a else a.shape[1]
+        if m == 0 or n == 0:
+            return
+        if kk == 0:
+            out[:] = 0
+            return
+        _cblas_gemm(_TRANS if trans_a else _NO_TRANS, _TRANS if trans_b else _NO_TRANS, m, n, kk,
+                    a, a.shape[1], b, b.shape[1], out, n)
+    return impl
