@@ -9,13 +9,13 @@ loop and nothing more, so it is several times slower than OpenBLAS from about 64
 
 How each backend multiplies:
 
-* ``"numba"`` uses numpy's ``np.matmul`` (OpenBLAS). Calling BLAS from *inside* numba
-  (``np.dot`` in an ``@njit`` function) needs SciPy, which minigrad does not depend on;
-  with SciPy installed it was measured (2 threads, float32/float64, 4x3x5 up to 512^3)
-  no faster than ``np.matmul`` -- it is the same BLAS routine behind a different call
-  -- and it loads a second OpenBLAS (SciPy's) whose idle threads spin against numpy's on
-  a 2-core machine (one measurement: 44 ms instead of 0.4 ms). So this module adds no
-  compiled path and the registry reports matmul as reused from numpy.
+* ``"numba"`` uses numpy's ``np.matmul`` (OpenBLAS) for the matmul op. numba's own
+  ``np.dot`` inside ``@njit`` needs SciPy, which minigrad does not depend on (with SciPy
+  installed it measured no faster than ``np.matmul`` -- the same BLAS routine -- and it
+  loads a second OpenBLAS whose threads fight numpy's on 2 cores). For a standalone
+  matmul a compiled call gains nothing, so the registry reports matmul as numpy's.
+  Compiled code that needs a product *inside* a loop (the fused recurrent kernels, one
+  product per time step) calls numpy's own OpenBLAS directly through ``loops/_blas.py``.
 * ``"python"`` runs ``matmul_loop`` uncompiled: an interpreter cannot call BLAS "by hand",
   and the point of that backend is to show what the loop costs without a compiler.
 * the benchmark harness times ``matmul_loop`` compiled against numpy's BLAS and against
