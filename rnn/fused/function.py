@@ -30,11 +30,6 @@ from minigrad.autograd import Function
 from rnn.params import GATES
 
 
-def _c(a):
-    """a as the kernels want it: C-contiguous (a copy only when it is not)."""
-    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
-
-
 class _FusedRecurrence(Function):
     """The shared Function; FusedRNN / FusedLSTM / FusedGRU pick the mode.
 
@@ -65,16 +60,16 @@ class _FusedRecurrence(Function):
         k = self.k
         rest = list(rest)
         b_ih = rest.pop(0) if has_b[0] else None
-        b_hh = _c(rest.pop(0)) if has_b[1] else None
-        states = [_c(s) for s in rest]  # [h0] or [h0, c0]
-        w_hh = _c(w_hh)
+        b_hh = k.contiguous(rest.pop(0)) if has_b[1] else None
+        states = [k.contiguous(s) for s in rest]  # [h0] or [h0, c0]
+        w_hh = k.contiguous(w_hh)
         steps, batch, n_in = x.shape
         # 1. the input projection of every step in one matmul
         x2 = k.reshape(x, (steps * batch, n_in))
         gi = k.matmul(x2, k.transpose(w_ih, (1, 0)))
         if b_ih is not None:
             gi = k.add(gi, b_ih)
-        gi = _c(k.reshape(gi, (steps, batch, gi.shape[-1])))
+        gi = k.contiguous(k.reshape(gi, (steps, batch, gi.shape[-1])))
         # 2. the recurrence in one kernel; keep what backward needs
         if self.mode == "RNN":
             out, hs = k.rnn_forward(gi, w_hh, b_hh, states[0], mask, reverse, relu)
@@ -93,7 +88,7 @@ class _FusedRecurrence(Function):
         k = self.k
         x2, w_ih, w_hh, saved, mask, reverse, relu, has_b, x_shape = self.saved
         steps = x_shape[0]
-        g = _c(g)
+        g = k.contiguous(g)
         d_out, d_final = g[:steps], [g[steps + s] for s in range(g.shape[0] - steps)]
         # 3. BPTT: the reverse recurrence in one kernel
         if self.mode == "RNN":
