@@ -23,8 +23,9 @@ def _sig(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def reference_forward(mode, gi, w_hh, b_hh, h0, c0=None, mask=None, reverse=False, relu=False):
-    """(out, h_n, c_n) by the textbook equations, one numpy step at a time."""
+def reference_forward(mode, gi, w_hh, b_ih, b_hh, h0, c0=None, mask=None, reverse=False, relu=False):
+    """(out, h_n, c_n) by the textbook equations, one numpy step at a time (gi = x W_ih^T, no bias)."""
+    gi = gi if b_ih is None else gi + b_ih
     T, B, _ = gi.shape
     H = h0.shape[1]
     b = np.zeros(w_hh.shape[0]) if b_hh is None else b_hh
@@ -56,7 +57,8 @@ def make(mode, T, B, H, dtype=np.float64, seed=0, bias=True, lengths=None, scale
     rng = np.random.default_rng(seed)
     G = GATES[mode] * H
     p = {"gi": rng.standard_normal((T, B, G)), "w_hh": rng.uniform(-1, 1, (G, H)) * scale * 2 / np.sqrt(H),
-         "b_hh": rng.standard_normal(G) * scale if bias else None, "h0": rng.standard_normal((B, H)) * scale,
+         "b_hh": rng.standard_normal(G) * scale if bias else None,
+         "b_ih": rng.standard_normal(G) * scale if bias else None, "h0": rng.standard_normal((B, H)) * scale,
          "c0": rng.standard_normal((B, H)) * scale}
     p = {k: None if v is None else v.astype(dtype) for k, v in p.items()}
     p["mask"] = None if lengths is None else np.arange(T)[:, None] < np.asarray(lengths)[None, :]
@@ -64,15 +66,23 @@ def make(mode, T, B, H, dtype=np.float64, seed=0, bias=True, lengths=None, scale
 
 
 def run_forward(k, mode, p, reverse=False, relu=False):
-    """The kernel's forward as (out, hs, cs or None, saved...)."""
+    """The kernel's forward as (out, hs, cs or None, saved...); checks the packed layout."""
+    T = p["gi"].shape[0]
+    args = (p["gi"], p["w_hh"], p["b_ih"], p["b_hh"], p["h0"])
+    cs, saved = None, ()
     if mode == "rnn":
-        out, hs = k.rnn_forward(p["gi"], p["w_hh"], p["b_hh"], p["h0"], p["mask"], reverse, relu)
-        return out, hs, None, ()
-    if mode == "lstm":
-        out, hs, cs, gates = k.lstm_forward(p["gi"], p["w_hh"], p["b_hh"], p["h0"], p["c0"], p["mask"], reverse)
-        return out, hs, cs, (gates,)
-    out, hs, gates, hn = k.gru_forward(p["gi"], p["w_hh"], p["b_hh"], p["h0"], p["mask"], reverse)
-    return out, hs, None, (gates, hn)
+        packed, hs = k.rnn_forward(*args, p["mask"], reverse, relu)
+    elif mode == "lstm":
+        packed, hs, cs, gates = k.lstm_forward(*args, p["c0"], p["mask"], reverse)
+        saved = (gates,)
+    else:
+        packed, hs, gates, hn = k.gru_forward(*args, p["mask"], reverse)
+        saved = (gates, hn)
+    finals = [hs] if cs is None else [hs, cs]
+    assert packed.shape == (T + len(finals),) + hs.shape[1:] and packed.flags.c_contiguous
+    for s, states in enumerate(finals):  # packed = [out_0 .. out_{T-1}, h_n (, c_n)]
+        np.testing.assert_array_equal(packed[T + s], states[T])
+    return packed[:T], hs, cs, saved
 
 
 def run_backward(k, mode, p, fwd, d_out, d_hn, d_cn, reverse=False, relu=False):
@@ -84,7 +94,9 @@ def run_backward(k, mode, p, fwd, d_out, d_hn, d_cn, reverse=False, relu=False):
         g = k.lstm_backward(saved[0], hs, cs, p["w_hh"], p["mask"], reverse, d_out, d_hn, d_cn)
     else:
         g = k.gru_backward(saved[0], saved[1], hs, p["w_hh"], p["mask"], reverse, d_out, d_hn)
-    return dict(zip(("gi", "w_hh", "b_hh", "h0", "c0"), g))
+    grads = dict(zip(("gi", "w_hh", "b_hh", "h0", "c0"), g))
+    grads["b_ih"] = grads["gi"].sum((0, 1))  # b_ih enters exactly where gi does
+    return grads
 
 
 def upstream(mode, T, B, H, dtype, seed=1):
@@ -96,11 +108,12 @@ def upstream(mode, T, B, H, dtype, seed=1):
 def numerical_grads(mode, p, d_out, d_hn, d_cn, reverse, relu, eps=1e-6):
     """Central differences of L = sum(out d_out) + sum(h_n d_hn) [+ sum(c_n d_cn)]."""
     def loss(q):
-        out, h, c = reference_forward(mode, q["gi"], q["w_hh"], q["b_hh"], q["h0"], q["c0"], q["mask"], reverse, relu)
+        out, h, c = reference_forward(mode, q["gi"], q["w_hh"], q["b_ih"], q["b_hh"], q["h0"], q["c0"], q["mask"],
+                                      reverse, relu)
         return (out * d_out).sum() + (h * d_hn).sum() + ((c * d_cn).sum() if mode == "lstm" else 0.0)
 
     grads = {}
-    for name in ("gi", "w_hh", "b_hh", "h0") + (("c0",) if mode == "lstm" else ()):
+    for name in ("gi", "w_hh", "b_ih", "b_hh", "h0") + (("c0",) if mode == "lstm" else ()):
         q = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in p.items()}
         x = q[name]
         if x is None:
@@ -133,8 +146,8 @@ def final_state(hs, cs):
 def check_forward(k, mode, p, reverse=False, relu=False, rtol=1e-10, atol=1e-12):
     out, hs, cs, saved = run_forward(k, mode, p, reverse, relu)
     f64 = {n: (None if v is None or n == "mask" else v.astype(np.float64)) for n, v in p.items()}
-    r_out, r_h, r_c = reference_forward(mode, f64["gi"], f64["w_hh"], f64["b_hh"], f64["h0"], f64["c0"],
-                                        p["mask"], reverse, relu)
+    r_out, r_h, r_c = reference_forward(mode, f64["gi"], f64["w_hh"], f64["b_ih"], f64["b_hh"], f64["h0"],
+                                        f64["c0"], p["mask"], reverse, relu)
     T, B, H = out.shape
     assert out.dtype == hs.dtype == p["gi"].dtype
     assert hs.shape == (T + 1, B, H)
@@ -191,6 +204,7 @@ def test_padding_gives_zero_outputs_and_carries_the_state(m, dtype):
     mode, relu = _mode(m)
     lengths = [5, 2, 1]
     p = make(mode, 5, 3, 4, dtype=dtype, lengths=lengths)
+    rtol = 2e-5 if dtype == np.float32 else 1e-12  # B=3 runs BLAS, B=1 the plain loop: float32 rounds apart
     for reverse in (False, True):
         out, hs, cs, _ = run_forward(numba(), mode, p, reverse, relu)
         for b, n in enumerate(lengths):
@@ -200,16 +214,16 @@ def test_padding_gives_zero_outputs_and_carries_the_state(m, dtype):
             q.update(gi=p["gi"][:n, b:b + 1].copy(), h0=p["h0"][b:b + 1].copy(), c0=p["c0"][b:b + 1].copy(),
                      mask=None)
             o1, h1, c1, _ = run_forward(numba(), mode, q, reverse, relu)
-            np.testing.assert_allclose(out[:n, b], o1[:, 0], rtol=1e-6)
-            np.testing.assert_allclose(hs[-1, b], h1[-1, 0], rtol=1e-6)
+            np.testing.assert_allclose(out[:n, b], o1[:, 0], rtol=rtol, atol=rtol)
+            np.testing.assert_allclose(hs[-1, b], h1[-1, 0], rtol=rtol, atol=rtol)
             if mode == "lstm":
-                np.testing.assert_allclose(cs[-1, b], c1[-1, 0], rtol=1e-6)
+                np.testing.assert_allclose(cs[-1, b], c1[-1, 0], rtol=rtol, atol=rtol)
 
 
 def test_bias_none_equals_zero_bias():
     for mode in ("rnn", "lstm", "gru"):
         p = make(mode, 4, 3, 5, bias=False)
-        q = dict(p, b_hh=np.zeros(GATES[mode] * 5))
+        q = dict(p, b_ih=np.zeros(GATES[mode] * 5), b_hh=np.zeros(GATES[mode] * 5))
         a, b = run_forward(numba(), mode, p), run_forward(numba(), mode, q)
         np.testing.assert_array_equal(a[0], b[0])
 
@@ -322,7 +336,8 @@ def test_empty_sequence_or_batch(T, B):
 def test_dtype_mismatch_is_a_clear_error():
     p = make("lstm", 2, 2, 2)
     with pytest.raises(TypeError, match="lstm_forward: w_hh is float32"):
-        numba().lstm_forward(p["gi"], p["w_hh"].astype(np.float32), p["b_hh"], p["h0"], p["c0"], None, False)
+        numba().lstm_forward(p["gi"], p["w_hh"].astype(np.float32), p["b_ih"], p["b_hh"], p["h0"], p["c0"], None,
+                             False)
 
 
 def test_wrong_shapes_are_clear_errors_not_reads_out_of_bounds():
@@ -330,10 +345,13 @@ def test_wrong_shapes_are_clear_errors_not_reads_out_of_bounds():
     p = make("gru", 3, 2, 4)
     k = numba()
     with pytest.raises(ValueError, match=r"gru_forward: gi has shape \(3, 2, 12\), expected \(3, 2, 9\)"):
-        k.gru_forward(p["gi"], p["w_hh"], p["b_hh"], p["h0"][:, :3], None, False)
+        k.gru_forward(p["gi"], p["w_hh"], p["b_ih"], p["b_hh"], p["h0"][:, :3], None, False)
     with pytest.raises(ValueError, match="gru_forward: mask has shape"):
-        k.gru_forward(p["gi"], p["w_hh"], p["b_hh"], p["h0"], np.ones((2, 3), bool), False)
-    out, hs, gates, hn = k.gru_forward(p["gi"], p["w_hh"], p["b_hh"], p["h0"], None, False)
+        k.gru_forward(p["gi"], p["w_hh"], p["b_ih"], p["b_hh"], p["h0"], np.ones((2, 3), bool), False)
+    with pytest.raises(ValueError, match=r"gru_forward: b_ih has shape \(8,\), expected \(12,\)"):
+        k.gru_forward(p["gi"], p["w_hh"], p["b_ih"][:8], p["b_hh"], p["h0"], None, False)
+    packed, hs, gates, hn = k.gru_forward(p["gi"], p["w_hh"], p["b_ih"], p["b_hh"], p["h0"], None, False)
+    out = packed[:3]
     with pytest.raises(ValueError, match="gru_backward: d_out has shape"):
         k.gru_backward(gates, hn, hs, p["w_hh"], None, False, out[:2], None)
     with pytest.raises(ValueError, match="gru_backward: w_hh has shape"):

@@ -47,6 +47,20 @@ def _prev_states(hs, reverse):
     return hs[:steps][::-1] if reverse else hs[:steps]
 
 
+def _bias(b_ih, b_hh, size, dtype):
+    """b_ih + b_hh: an RNN or LSTM adds both to the same pre-activation (either may be None)."""
+    b = np.zeros(size, dtype)
+    for v in (b_ih, b_hh):
+        if v is not None:
+            b += v
+    return b
+
+
+def _packed(out, finals):
+    """[out_0 .. out_{T-1}, h_n (, c_n)] as one (T+S, B, H) array: see rnn/fused/CONTRACT.md."""
+    return np.concatenate([out] + [f[-1:] for f in finals], axis=0)
+
+
 def _hh_grads(d_gh, hs, reverse):
     """d_w_hh = sum over steps and batch of d_gh^T h_prev (one matmul); d_b_hh = sum of d_gh."""
     g = d_gh.reshape(-1, d_gh.shape[-1])
@@ -59,20 +73,20 @@ class RecurrentReference:
 
     # ------------------------------------------------------------------ Elman RNN
     @staticmethod
-    def rnn_forward(gi, w_hh, b_hh, h0, mask, reverse, relu):
-        """h_t = act(gi_t + W_hh h_{t-1} + b_hh), act = relu if ``relu`` else tanh.
+    def rnn_forward(gi, w_hh, b_ih, b_hh, h0, mask, reverse, relu):
+        """h_t = act(gi_t + b_ih + W_hh h_{t-1} + b_hh), act = relu if ``relu`` else tanh.
 
-        Returns out (T, B, H) and hs (T+1, B, H) (see the module docstring).
+        gi (T, B, H) = x_t W_ih^T. Returns packed (T+1, B, H) = [out, h_n] and hs
+        (T+1, B, H) (see the module docstring).
         """
+        bias = _bias(b_ih, b_hh, w_hh.shape[0], gi.dtype)
         steps = gi.shape[0]
         hs = np.empty((steps + 1,) + h0.shape, dtype=gi.dtype)
         out = np.empty(gi.shape[:2] + h0.shape[-1:], dtype=gi.dtype)
         hs[0] = h0
         for k, t in enumerate(_order(steps, reverse)):
             h = hs[k]
-            pre = gi[t] + h @ w_hh.T
-            if b_hh is not None:
-                pre += b_hh
+            pre = gi[t] + h @ w_hh.T + bias
             h_new = np.maximum(pre, 0) if relu else np.tanh(pre)
             keep = _keep(mask, t)
             if keep is None:
@@ -80,7 +94,7 @@ class RecurrentReference:
             else:
                 hs[k + 1] = np.where(keep, h_new, h)
                 out[t] = np.where(keep, h_new, 0)
-        return out, hs
+        return _packed(out, [hs]), hs
 
     @staticmethod
     def rnn_backward(hs, w_hh, mask, reverse, relu, d_out, d_hn):
@@ -114,16 +128,18 @@ class RecurrentReference:
 
     # ----------------------------------------------------------------------- LSTM
     @staticmethod
-    def lstm_forward(gi, w_hh, b_hh, h0, c0, mask, reverse):
+    def lstm_forward(gi, w_hh, b_ih, b_hh, h0, c0, mask, reverse):
         """LSTM over a sequence, gates in PyTorch's order i, f, g, o:
 
-            [a_i, a_f, a_g, a_o] = gi_t + W_hh h_{t-1} + b_hh
+            [a_i, a_f, a_g, a_o] = gi_t + b_ih + W_hh h_{t-1} + b_hh     (gi_t = x_t W_ih^T)
             i = sigma(a_i)   f = sigma(a_f)   g = tanh(a_g)   o = sigma(a_o)
             c_t = f * c_{t-1} + i * g
             h_t = o * tanh(c_t)
 
-        Returns out (T,B,H), hs and cs (T+1,B,H), gates (T,B,4H) = activated i, f, g, o.
+        Returns packed (T+2,B,H) = [out, h_n, c_n], hs and cs (T+1,B,H), gates (T,B,4H) =
+        activated i, f, g, o.
         """
+        bias = _bias(b_ih, b_hh, w_hh.shape[0], gi.dtype)
         steps, hidden = gi.shape[0], h0.shape[-1]
         hs = np.empty((steps + 1,) + h0.shape, dtype=gi.dtype)
         cs = np.empty_like(hs)
@@ -132,9 +148,7 @@ class RecurrentReference:
         hs[0], cs[0] = h0, c0
         for k, t in enumerate(_order(steps, reverse)):
             h, c = hs[k], cs[k]
-            a = gi[t] + h @ w_hh.T
-            if b_hh is not None:
-                a += b_hh
+            a = gi[t] + h @ w_hh.T + bias
             act = gates[t]  # a view: activate in place, block by block
             act[:, :2 * hidden] = _sigmoid(a[:, :2 * hidden])           # i, f
             act[:, 2 * hidden:3 * hidden] = np.tanh(a[:, 2 * hidden:3 * hidden])  # g
@@ -150,7 +164,7 @@ class RecurrentReference:
                 hs[k + 1] = np.where(keep, h_new, h)
                 cs[k + 1] = np.where(keep, c_new, c)
                 out[t] = np.where(keep, h_new, 0)
-        return out, hs, cs, gates
+        return _packed(out, [hs, cs]), hs, cs, gates
 
     @staticmethod
     def lstm_backward(gates, hs, cs, w_hh, mask, reverse, d_out, d_hn, d_cn):
@@ -201,16 +215,19 @@ class RecurrentReference:
 
     # ------------------------------------------------------------------------ GRU
     @staticmethod
-    def gru_forward(gi, w_hh, b_hh, h0, mask, reverse):
+    def gru_forward(gi, w_hh, b_ih, b_hh, h0, mask, reverse):
         """GRU over a sequence, gates in PyTorch's order r, z, n:
 
-            [gi_r, gi_z, gi_n] = gi_t            [gh_r, gh_z, gh_n] = W_hh h_{t-1} + b_hh
+            [gi_r, gi_z, gi_n] = x_t W_ih^T + b_ih   [gh_r, gh_z, gh_n] = W_hh h_{t-1} + b_hh
             r = sigma(gi_r + gh_r)   z = sigma(gi_z + gh_z)
             n = tanh(gi_n + r * gh_n)            (r scales W_hn h + b_hn, PyTorch's form)
             h_t = (1 - z) * n + z * h_{t-1}
 
-        Returns out (T,B,H), hs (T+1,B,H), gates (T,B,3H) = r, z, n, hn (T,B,H) = gh_n.
+        gi is x_t W_ih^T without its bias. Returns packed (T+1,B,H) = [out, h_n], hs
+        (T+1,B,H), gates (T,B,3H) = r, z, n, hn (T,B,H) = gh_n.
         """
+        if b_ih is not None:
+            gi = gi + b_ih
         steps, hidden = gi.shape[0], h0.shape[-1]
         hs = np.empty((steps + 1,) + h0.shape, dtype=gi.dtype)
         out = np.empty(gi.shape[:2] + (hidden,), dtype=gi.dtype)
@@ -234,7 +251,7 @@ class RecurrentReference:
             else:
                 hs[k + 1] = np.where(keep, h_new, h)
                 out[t] = np.where(keep, h_new, 0)
-        return out, hs, gates, hn
+        return _packed(out, [hs]), hs, gates, hn
 
     @staticmethod
     def gru_backward(gates, hn, hs, w_hh, mask, reverse, d_out, d_hn):

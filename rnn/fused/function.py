@@ -4,22 +4,24 @@ The composed path (``rnn.layers.composed_direction``) records a graph node for e
 of every step, and autograd walks them all back. Here the whole sequence is ONE node:
 
 forward
-  1. gi = x @ W_ih^T + b_ih for all T steps in one matmul, (T*B, I) x (I, G*H): the
-     input projection does not depend on the recurrence, so it is batched over time;
+  1. gi = x @ W_ih^T for all T steps in one matmul, (T*B, I) x (I, G*H): the input
+     projection does not depend on the recurrence, so it is batched over time;
   2. the recurrence through W_hh in one backend kernel (``k.lstm_forward`` ...: numpy's
      reference in ``minigrad/backends/numpy_recurrent.py``, compiled loops in the other
-     backends), which returns the outputs and exactly what backward needs;
+     backends), which adds the biases b_ih and b_hh as it goes and returns the outputs
+     and exactly what backward needs;
 backward
   3. the reverse recurrence (BPTT) in one kernel (``k.lstm_backward`` ...), giving the
      gradient of gi at every step plus dW_hh, db_hh, dh0 (, dc0);
-  4. dx = d_gi @ W_ih and dW_ih = d_gi^T x in one matmul each, db_ih = sum of d_gi.
+  4. dx = d_gi @ W_ih and dW_ih = d_gi^T x in one matmul each, db_ih = sum of d_gi
+     (for an RNN or LSTM that sum is db_hh: both biases enter the same pre-activation).
 
 The kernels' contract (shapes, what is saved) is ``rnn/fused/CONTRACT.md``.
 
 One Function, several outputs. A minigrad Function returns one array, but a layer needs
 out (T, B, H), h_n (B, H) and for an LSTM c_n (B, H). So the Function returns them packed
-along the time axis, ``packed = [out_0 .. out_{T-1}, h_n(, c_n)]`` of shape (T+S, B, H),
-and ``apply`` slices it: ``packed[:T]``, ``packed[T]``, ``packed[T+1]``. Slicing is an
+along the time axis, ``packed = [out_0 .. out_{T-1}, h_n(, c_n)]`` of shape (T+S, B, H)
+(the forward kernel writes its outputs straight into that layout), and ``apply`` slices it: ``packed[:T]``, ``packed[T]``, ``packed[T+1]``. Slicing is an
 ordinary differentiable op, so autograd adds the gradients of the three slices back into
 one (T+S, B, H) gradient, and backward reads d_out, d_hn, d_cn straight out of it.
 """
@@ -59,7 +61,7 @@ class _FusedRecurrence(Function):
     def forward(self, x, w_ih, w_hh, *rest, mask, reverse, relu, has_b):
         k = self.k
         rest = list(rest)
-        b_ih = rest.pop(0) if has_b[0] else None
+        b_ih = k.contiguous(rest.pop(0)) if has_b[0] else None
         b_hh = k.contiguous(rest.pop(0)) if has_b[1] else None
         states = [k.contiguous(s) for s in rest]  # [h0] or [h0, c0]
         w_hh = k.contiguous(w_hh)
@@ -67,21 +69,19 @@ class _FusedRecurrence(Function):
         # 1. the input projection of every step in one matmul
         x2 = k.reshape(x, (steps * batch, n_in))
         gi = k.matmul(x2, k.transpose(w_ih, (1, 0)))
-        if b_ih is not None:
-            gi = k.add(gi, b_ih)
         gi = k.contiguous(k.reshape(gi, (steps, batch, gi.shape[-1])))
-        # 2. the recurrence in one kernel; keep what backward needs
+        # 2. the recurrence in one kernel, biases included; keep what backward needs
         if self.mode == "RNN":
-            out, hs = k.rnn_forward(gi, w_hh, b_hh, states[0], mask, reverse, relu)
-            finals, saved = [hs[steps]], (hs,)
+            packed, hs = k.rnn_forward(gi, w_hh, b_ih, b_hh, states[0], mask, reverse, relu)
+            saved = (hs,)
         elif self.mode == "LSTM":
-            out, hs, cs, gates = k.lstm_forward(gi, w_hh, b_hh, states[0], states[1], mask, reverse)
-            finals, saved = [hs[steps], cs[steps]], (gates, hs, cs)
+            packed, hs, cs, gates = k.lstm_forward(gi, w_hh, b_ih, b_hh, states[0], states[1], mask, reverse)
+            saved = (gates, hs, cs)
         else:
-            out, hs, gates, hn = k.gru_forward(gi, w_hh, b_hh, states[0], mask, reverse)
-            finals, saved = [hs[steps]], (gates, hn, hs)
+            packed, hs, gates, hn = k.gru_forward(gi, w_hh, b_ih, b_hh, states[0], mask, reverse)
+            saved = (gates, hn, hs)
         self.saved = (x2, w_ih, w_hh, saved, mask, reverse, relu, has_b, x.shape)
-        return k.concatenate([out] + [k.reshape(f, (1,) + f.shape) for f in finals], 0)
+        return packed
 
     # ------------------------------------------------------------- backward
     def backward(self, g):
@@ -107,7 +107,12 @@ class _FusedRecurrence(Function):
         d_w_ih = k.matmul(k.transpose(d_gi2, (1, 0)), x2) if next(need) else None
         grads = [dx, d_w_ih, d_w_hh if next(need) else None]
         if has_b[0]:
-            grads.append(k.sum(d_gi2, (0,), False) if next(need) else None)
+            if not next(need):
+                grads.append(None)
+            elif self.mode == "GRU":  # b_in sits outside r * (W_hn h + b_hn): its own sum
+                grads.append(k.sum(d_gi2, (0,), False))
+            else:
+                grads.append(d_b_hh)
         if has_b[1]:
             grads.append(d_b_hh if next(need) else None)
         grads += [d if next(need) else None for d in d_states]
