@@ -14,6 +14,21 @@ bidirectional else 1, L = num_layers:
 0..lengths[b]-1. Outputs past a sequence's end are zero, h_n/c_n hold the state at its
 last real step, the reverse direction starts at that step, and padding contributes
 nothing to any gradient.
+
+What a call returns. By default PyTorch's pair, ``output, h_n`` (an LSTM: ``output,
+(h_n, c_n)``). Keras's two switches make a layer usable inside ``nn.Sequential``, which
+passes one tensor from layer to layer; setting either one selects that style:
+
+    return_sequences=True    the output at every step, (B, T, D*H) / (T, B, D*H)
+    return_sequences=False   only the last one, (B, D*H): the final hidden state of the
+                             last layer, both directions concatenated (with lengths,
+                             each sequence's last real step)
+    return_state=True        a tuple (that output, h_n) or, for an LSTM, (that output,
+                             h_n, c_n), states shaped (D*L, B, H) as above
+
+e.g. ``nn.Sequential(rnn.LSTM(1, 50, batch_first=True, return_sequences=True),
+rnn.LSTM(50, 50, batch_first=True, return_sequences=False), nn.Linear(50, 1))`` is
+Keras's ``Sequential([LSTM(50, return_sequences=True), LSTM(50), Dense(1)])``.
 """
 import numpy as np
 
@@ -30,7 +45,7 @@ class _RNNBase(nn.Module):
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
                  bidirectional=False, nonlinearity="tanh", dtype=None, init="uniform", forget_bias=None,
-                 fused=True):
+                 fused=True, return_sequences=None, return_state=None):
         super().__init__()
         name = type(self).__name__
         for label, v, low in (("input_size", input_size, 1), ("hidden_size", hidden_size, 1),
@@ -44,6 +59,12 @@ class _RNNBase(nn.Module):
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.bidirectional, self.nonlinearity, self.fused = bidirectional, nonlinearity, fused
+        for label, v in (("return_sequences", return_sequences), ("return_state", return_state)):
+            if v is not None and not isinstance(v, bool):
+                raise TypeError(f"{name}: {label} must be True, False or None, got {v!r}")
+        # Keras style as soon as either switch is set; a switch left unset means False there
+        self.keras_style = return_sequences is not None or return_state is not None
+        self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
         self._init, self._forget_bias = init, forget_bias
         self._groups = []  # per (layer, direction): the parameter names, in the order weight_ih, weight_hh, biases
         for layer in range(num_layers):
@@ -127,7 +148,19 @@ class _RNNBase(nn.Module):
             output, finals = output.squeeze(1), [f.squeeze(1) for f in finals]
         elif self.batch_first:
             output = output.transpose(0, 1)
+        if self.keras_style:
+            return self._keras_result(output, finals, unbatched)
         return output, (tuple(finals) if self.mode == "LSTM" else finals[0])
+
+    def _keras_result(self, output, finals, unbatched):
+        """What ``return_sequences`` / ``return_state`` ask for (see the module docstring)."""
+        if not self.return_sequences:
+            # the last layer's final state per direction: for the forward direction the
+            # output at the last (real) step, for the reverse one its output at step 0
+            d = self.num_directions
+            last = finals[0][-d:]  # (D, B, H), or (D, H) unbatched
+            output = last[0] if d == 1 else mg.cat([last[0], last[1]], axis=-1)
+        return (output, *finals) if self.return_state else output
 
     def _run_direction(self, x, init, params, reverse, mask):
         """One layer, one direction: output (T, B, H) and the final state(s).
@@ -145,6 +178,8 @@ class _RNNBase(nn.Module):
                 s += f", {attr}={getattr(self, attr)}"
         if self.mode == "RNN" and self.nonlinearity != "tanh":
             s += f", nonlinearity={self.nonlinearity!r}"
+        if self.keras_style:
+            s += f", return_sequences={self.return_sequences}, return_state={self.return_state}"
         return s
 
 
