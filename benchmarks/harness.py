@@ -59,6 +59,10 @@ class Config:
     kernels: tuple = None           # only these kernel cases (names or kernel names); None = all
     jit_repeats: int = 3            # fresh-process pairs (empty cache, warm cache) per jit kernel
     jit_shape: tuple = (64, 512)
+    rnn_cells: tuple = ("LSTM", "GRU", "RNN")
+    rnn_sizes: tuple = ((1, 100, 32, 32), (32, 100, 64, 128), (64, 50, 128, 256), (32, 200, 256, 512))
+    rnn_impls: tuple = ("composed", "torch")  # besides the fused backends in ``backends``
+    rnn_memory: tuple = ("LSTM",)   # cells whose training step's peak memory is measured (fresh processes)
     verbose: bool = True
 
     @classmethod
@@ -68,7 +72,7 @@ class Config:
             "quick": dict(),
             "full": dict(sizes=((32, 128), (64, 512), (256, 1024), (1024, 1024)),
                          dtypes=("float32", "float64"), repeats=11, max_seconds=6.0,
-                         jit_repeats=5),
+                         jit_repeats=5, rnn_memory=("LSTM", "GRU", "RNN")),
         }
         if mode not in presets:
             raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(presets)}")

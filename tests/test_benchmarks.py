@@ -127,3 +127,31 @@ def test_hand_matmul_is_found_in_a_backends_loops():
     a, b = np.arange(6.0).reshape(2, 3), np.arange(12.0).reshape(3, 4)
     np.testing.assert_allclose(f(a, b), a @ b)
     assert kernel_cases.hand_matmul("fake", type("NoLoops", (), {})) is None
+
+
+def test_rnn_suite_times_every_implementation_and_checks_outputs(tmp_path):
+    """A tiny RNN-suite run: records per cell/phase/impl, outputs agree, FLOP counts, goals, PNGs."""
+    from benchmarks.suites import rnn as suite
+    config = tiny_config(tmp_path, backends=("numpy", "numba", "python"), rnn_cells=("LSTM", "GRU"),
+                         rnn_sizes=((1, 4, 3, 5), (3, 5, 4, 6)), rnn_impls=("composed",), rnn_memory=())
+    printed = []
+    results = run_suites(config, ["rnn"], echo=printed.append)
+    records = results["rnn"]["records"]
+    layer = [r for r in records if r["phase"] in ("train", "infer")]
+    assert {(r["cell"], r["phase"]) for r in layer} == {(c, p) for c in ("LSTM", "GRU") for p in ("train", "infer")}
+    for r in layer:
+        assert r["check"] == "ok", r
+        assert r["seconds"] > 0 and r["ms_per_step"] == pytest.approx(r["seconds"] * 1e3)
+        assert r["gflops"] == pytest.approx(suite.flops(r["cell"], tuple(r["shape"]), r["phase"]) / r["seconds"] / 1e9)
+    impls = {(tuple(r["shape"]), r["backend"]) for r in layer}
+    assert ((1, 4, 3, 5), "fused[python]") in impls and ((3, 5, 4, 6), "fused[python]") not in impls  # smallest only
+    assert ((3, 5, 4, 6), "composed[numba]") in impls
+    kernels = [r for r in records if r["phase"] == "kernel"]
+    assert {r["backend"] for r in kernels} == {"kernel[numba]", "kernel[python]", "kernel[numpy]"}
+    assert all(r["speedup_vs_python"] > 0 for r in kernels)
+    # an LSTM step's matmul FLOPs: forward 2*4H*(I+H)*B*T, training 3x
+    assert suite.flops("LSTM", (32, 100, 64, 128), "infer") == 2 * 512 * 192 * 3200
+    assert suite.flops("LSTM", (32, 100, 64, 128), "train") == 3 * 2 * 512 * 192 * 3200
+    text = printed[0]
+    assert "[LSTM train]" in text and "Goals:" in text and "fused >= 10x composed" in text
+    assert sorted(os.path.basename(p) for p in results["rnn"]["plots"]) == ["rnn_infer.png", "rnn_train.png"]

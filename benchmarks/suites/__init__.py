@@ -28,6 +28,7 @@ from .. import harness
 SUITES = {
     "kernels": "benchmarks.suites.kernels",
     "jit": "benchmarks.suites.jit",
+    "rnn": "benchmarks.suites.rnn",
     "overhead": None,  # set below: an adapter around benchmarks/bench_overhead.py
 }
 
