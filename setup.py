@@ -4,7 +4,8 @@
 machine's C compiler builds one extension module from each. It needs only Cython
 and a C compiler: typed memoryviews read numpy arrays through Python's buffer
 protocol, so no numpy headers are involved (numpy is needed to run the kernels, not
-to build them).
+to build them). Nor is any BLAS: ``recurrent.pyx`` declares the cblas gemm signatures it
+calls and receives the functions' addresses from numpy's OpenBLAS at import.
 
 Compiler flags (gcc/clang), and why:
 
@@ -36,7 +37,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-MODULES = ["elementwise", "reduce", "nn", "optim"]  # minigrad/backends/cython/<name>.pyx
+MODULES = ["elementwise", "reduce", "nn", "optim", "recurrent"]  # minigrad/backends/cython/<name>.pyx
 
 WANTED_FLAGS = ["-O3", "-fno-trapping-math", "-fno-math-errno", "-g0"]
 if not os.environ.get("MINIGRAD_PORTABLE"):

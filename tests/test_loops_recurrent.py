@@ -1,10 +1,14 @@
-"""Fused recurrent loop kernels (minigrad/backends/loops/recurrent*.py) against trusted references.
+"""Fused recurrent loop kernels against trusted references, on both compiled backends:
+numba's (minigrad/backends/loops/recurrent*.py) and Cython's (minigrad/backends/cython/recurrent.pyx).
 
 * forward: a plain float64 numpy step loop written here from the equations;
 * backward: central finite differences of that reference (float64, tiny sizes), then the
-  numba float64 gradients as the reference for float32, the python backend and bigger sizes;
+  backend's own float64 gradients as the reference for its float32 ones and for bigger
+  sizes, numba's for the python backend;
 * numpy_recurrent.RecurrentReference (the numpy backend's kernels), when it exists.
 
+Tests taking the ``compiled`` fixture run once per compiled backend and skip one that is
+not available (numba not installed, Cython extension not built).
 The contract (shapes, saved arrays, mask and reverse semantics) is rnn/fused/CONTRACT.md.
 """
 import numpy as np
@@ -13,9 +17,19 @@ import pytest
 import minigrad as mg
 from minigrad import backends
 
-pytestmark = pytest.mark.skipif(not mg.available_backends()["numba"]["available"], reason="numba is not installed")
+REPORT = mg.available_backends()
+needs_numba = pytest.mark.skipif(not REPORT["numba"]["available"], reason="numba is not installed")
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+@pytest.fixture(params=["numba", "cython"])
+def compiled(request):
+    """A backend whose recurrent kernels are compiled loops (numba's or Cython's)."""
+    info = REPORT[request.param]
+    if not info["available"]:
+        pytest.skip(f"{request.param} backend not available: {info['reason']}")
+    return backends.get_backend(request.param)
 
 
 # -------------------------------------------------------------- reference
@@ -182,49 +196,49 @@ def _mode(m):
 @pytest.mark.parametrize("m", MODES)
 @pytest.mark.parametrize("T,B,H,lengths", CONFIGS)
 @pytest.mark.parametrize("reverse", [False, True])
-def test_forward_matches_reference_float64(m, T, B, H, lengths, reverse):
+def test_forward_matches_reference_float64(compiled, m, T, B, H, lengths, reverse):
     mode, relu = _mode(m)
     p = make(mode, T, B, H, lengths=lengths, seed=T * 100 + B * 10 + H)
-    check_forward(numba(), mode, p, reverse, relu)
+    check_forward(compiled, mode, p, reverse, relu)
 
 
 @pytest.mark.parametrize("m", MODES)
 @pytest.mark.parametrize("T,B,H,lengths", [(13, 7, 11, None), (17, 5, 23, [17, 1, 9, 16, 17]), (3, 37, 31, None)])
 @pytest.mark.parametrize("reverse", [False, True])
-def test_forward_float32_prime_sizes(m, T, B, H, lengths, reverse):
+def test_forward_float32_prime_sizes(compiled, m, T, B, H, lengths, reverse):
     """float32 against the float64 reference; B=37 and 5 take the BLAS path, B <= 2 the plain loop."""
     mode, relu = _mode(m)
     p = make(mode, T, B, H, dtype=np.float32, lengths=lengths, seed=T + B + H)
-    check_forward(numba(), mode, p, reverse, relu, rtol=2e-5, atol=2e-5)
+    check_forward(compiled, mode, p, reverse, relu, rtol=2e-5, atol=2e-5)
 
 
 @pytest.mark.parametrize("m", MODES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_padding_gives_zero_outputs_and_carries_the_state(m, dtype):
+def test_padding_gives_zero_outputs_and_carries_the_state(compiled, m, dtype):
     mode, relu = _mode(m)
     lengths = [5, 2, 1]
     p = make(mode, 5, 3, 4, dtype=dtype, lengths=lengths)
     rtol = 2e-5 if dtype == np.float32 else 1e-12  # B=3 runs BLAS, B=1 the plain loop: float32 rounds apart
     for reverse in (False, True):
-        out, hs, cs, _ = run_forward(numba(), mode, p, reverse, relu)
+        out, hs, cs, _ = run_forward(compiled, mode, p, reverse, relu)
         for b, n in enumerate(lengths):
             assert not out[n:, b].any()
             # each sequence alone, unpadded, gives the same outputs and final state
             q = {k: v for k, v in p.items()}
             q.update(gi=p["gi"][:n, b:b + 1].copy(), h0=p["h0"][b:b + 1].copy(), c0=p["c0"][b:b + 1].copy(),
                      mask=None)
-            o1, h1, c1, _ = run_forward(numba(), mode, q, reverse, relu)
+            o1, h1, c1, _ = run_forward(compiled, mode, q, reverse, relu)
             np.testing.assert_allclose(out[:n, b], o1[:, 0], rtol=rtol, atol=rtol)
             np.testing.assert_allclose(hs[-1, b], h1[-1, 0], rtol=rtol, atol=rtol)
             if mode == "lstm":
                 np.testing.assert_allclose(cs[-1, b], c1[-1, 0], rtol=rtol, atol=rtol)
 
 
-def test_bias_none_equals_zero_bias():
+def test_bias_none_equals_zero_bias(compiled):
     for mode in ("rnn", "lstm", "gru"):
         p = make(mode, 4, 3, 5, bias=False)
         q = dict(p, b_ih=np.zeros(GATES[mode] * 5), b_hh=np.zeros(GATES[mode] * 5))
-        a, b = run_forward(numba(), mode, p), run_forward(numba(), mode, q)
+        a, b = run_forward(compiled, mode, p), run_forward(compiled, mode, q)
         np.testing.assert_array_equal(a[0], b[0])
 
 
@@ -233,12 +247,12 @@ def test_bias_none_equals_zero_bias():
 @pytest.mark.parametrize("T,B,H,lengths", [(4, 3, 3, None), (1, 1, 1, None), (5, 3, 2, [5, 1, 3]), (3, 4, 2, None)])
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("bias", [True, False])
-def test_backward_matches_finite_differences(m, T, B, H, lengths, reverse, bias):
+def test_backward_matches_finite_differences(compiled, m, T, B, H, lengths, reverse, bias):
     mode, relu = _mode(m)
     p = make(mode, T, B, H, lengths=lengths, bias=bias, seed=7 + T + B)
     d_out, d_hn, d_cn = upstream(mode, T, B, H, np.float64)
-    fwd = run_forward(numba(), mode, p, reverse, relu)
-    got = run_backward(numba(), mode, p, fwd, d_out, d_hn, d_cn, reverse, relu)
+    fwd = run_forward(compiled, mode, p, reverse, relu)
+    got = run_backward(compiled, mode, p, fwd, d_out, d_hn, d_cn, reverse, relu)
     want = numerical_grads(mode, p, d_out, d_hn, d_cn, reverse, relu)
     G = GATES[mode] * H
     assert got["gi"].shape == (T, B, G) and got["w_hh"].shape == (G, H) and got["b_hh"].shape == (G,)
@@ -249,12 +263,12 @@ def test_backward_matches_finite_differences(m, T, B, H, lengths, reverse, bias)
 
 
 @pytest.mark.parametrize("m", MODES)
-def test_backward_bias_of_gru_is_the_recurrent_side(m):
+def test_backward_bias_of_gru_is_the_recurrent_side(compiled, m):
     """d_b_hh is the gradient of b_hh, which for GRU's n gate is r * d_gi_n, not d_gi_n."""
     mode, relu = _mode(m)
     p = make(mode, 3, 2, 2)
     d_out, d_hn, d_cn = upstream(mode, 3, 2, 2, np.float64)
-    got = run_backward(numba(), mode, p, run_forward(numba(), mode, p, False, relu), d_out, d_hn, d_cn, False, relu)
+    got = run_backward(compiled, mode, p, run_forward(compiled, mode, p, False, relu), d_out, d_hn, d_cn, False, relu)
     want = numerical_grads(mode, p, d_out, d_hn, d_cn, False, relu)
     np.testing.assert_allclose(got["b_hh"], want["b_hh"], rtol=1e-6, atol=1e-7)
 
@@ -273,11 +287,11 @@ def _grads(k, mode, p, reverse, relu, dtype, missing_upstream=False):
 @pytest.mark.parametrize("m", MODES)
 @pytest.mark.parametrize("T,B,H,lengths", [(13, 7, 11, None), (11, 5, 17, [11, 1, 6, 10, 11]), (5, 1, 19, None)])
 @pytest.mark.parametrize("reverse", [False, True])
-def test_backward_float32_matches_float64(m, T, B, H, lengths, reverse):
+def test_backward_float32_matches_float64(compiled, m, T, B, H, lengths, reverse):
     mode, relu = _mode(m)
     p = make(mode, T, B, H, lengths=lengths, seed=3)
-    _, g64 = _grads(numba(), mode, p, reverse, relu, np.float64)
-    _, g32 = _grads(numba(), mode, p, reverse, relu, np.float32)
+    _, g64 = _grads(compiled, mode, p, reverse, relu, np.float64)
+    _, g32 = _grads(compiled, mode, p, reverse, relu, np.float32)
     for name, g in g64.items():
         assert g32[name].dtype == np.float32
         np.testing.assert_allclose(g32[name], g, rtol=1e-4, atol=1e-4 * max(1.0, np.abs(g).max()), err_msg=name)
@@ -286,6 +300,7 @@ def test_backward_float32_matches_float64(m, T, B, H, lengths, reverse):
 @pytest.mark.parametrize("m", MODES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("T,B,H,lengths,reverse", [(3, 1, 2, None, False), (3, 3, 2, [3, 1, 2], True)])
+@needs_numba
 def test_python_backend_runs_the_same_loops(m, dtype, T, B, H, lengths, reverse):
     """Uncompiled loops (B=1: the plain matmul loop; B=3: the BLAS branch) give numba's numbers."""
     mode, relu = _mode(m)
@@ -300,50 +315,50 @@ def test_python_backend_runs_the_same_loops(m, dtype, T, B, H, lengths, reverse)
         np.testing.assert_allclose(gp[name], gn[name], **tol, err_msg=name)
 
 
-def test_missing_upstream_state_grads_mean_zero():
+def test_missing_upstream_state_grads_mean_zero(compiled):
     for mode in ("rnn", "lstm", "gru"):
         p = make(mode, 4, 3, 2)
-        _, a = _grads(numba(), mode, p, False, False, np.float64, missing_upstream=True)
+        _, a = _grads(compiled, mode, p, False, False, np.float64, missing_upstream=True)
         T, B, H = 4, 3, 2
         d_out, _, _ = upstream(mode, T, B, H, np.float64)
         zeros = np.zeros((B, H))
-        b = run_backward(numba(), mode, p, run_forward(numba(), mode, p), d_out, zeros, zeros)
+        b = run_backward(compiled, mode, p, run_forward(compiled, mode, p), d_out, zeros, zeros)
         for name in a:
             np.testing.assert_array_equal(a[name], b[name])
 
 
-def test_strided_inputs_are_accepted():
+def test_strided_inputs_are_accepted(compiled):
     """A batch-first input transposed to (T, B, G) is a strided view: the wrapper copies it."""
     p = make("gru", 5, 3, 4)
     q = dict(p, gi=np.ascontiguousarray(p["gi"].transpose(1, 0, 2)).transpose(1, 0, 2),
              w_hh=np.asfortranarray(p["w_hh"]))
     assert not q["gi"].flags.c_contiguous and not q["w_hh"].flags.c_contiguous
-    for a, b in zip(run_forward(numba(), "gru", p)[:2], run_forward(numba(), "gru", q)[:2]):
+    for a, b in zip(run_forward(compiled, "gru", p)[:2], run_forward(compiled, "gru", q)[:2]):
         np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("T,B", [(0, 3), (3, 0)])
-def test_empty_sequence_or_batch(T, B):
+def test_empty_sequence_or_batch(compiled, T, B):
     for mode in ("rnn", "lstm", "gru"):
         p = make(mode, T, B, 3)
-        fwd = run_forward(numba(), mode, p)
-        g = run_backward(numba(), mode, p, fwd, *upstream(mode, T, B, 3, np.float64))
+        fwd = run_forward(compiled, mode, p)
+        g = run_backward(compiled, mode, p, fwd, *upstream(mode, T, B, 3, np.float64))
         assert fwd[0].shape == (T, B, 3) and g["gi"].shape == (T, B, GATES[mode] * 3)
         assert not g["w_hh"].any() and not g["b_hh"].any()
         np.testing.assert_array_equal(fwd[1][-1], p["h0"])
 
 
-def test_dtype_mismatch_is_a_clear_error():
+def test_dtype_mismatch_is_a_clear_error(compiled):
     p = make("lstm", 2, 2, 2)
     with pytest.raises(TypeError, match="lstm_forward: w_hh is float32"):
-        numba().lstm_forward(p["gi"], p["w_hh"].astype(np.float32), p["b_ih"], p["b_hh"], p["h0"], p["c0"], None,
+        compiled.lstm_forward(p["gi"], p["w_hh"].astype(np.float32), p["b_ih"], p["b_hh"], p["h0"], p["c0"], None,
                              False)
 
 
-def test_wrong_shapes_are_clear_errors_not_reads_out_of_bounds():
+def test_wrong_shapes_are_clear_errors_not_reads_out_of_bounds(compiled):
     """The compiled loops check no bounds: the wrappers must catch every mismatch first."""
     p = make("gru", 3, 2, 4)
-    k = numba()
+    k = compiled
     with pytest.raises(ValueError, match=r"gru_forward: gi has shape \(3, 2, 12\), expected \(3, 2, 9\)"):
         k.gru_forward(p["gi"], p["w_hh"], p["b_ih"], p["b_hh"], p["h0"][:, :3], None, False)
     with pytest.raises(ValueError, match="gru_forward: mask has shape"):
@@ -374,6 +389,7 @@ def _compiled_gemms():
     return {"blas": blas, "loop": loop, "blas.py": gemm, "loop.py": gemm_loop}
 
 
+@needs_numba
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("m,k,n", [(1, 1, 1), (3, 5, 7), (37, 13, 1), (2, 0, 3), (5, 64, 33)])
 def test_gemm_and_its_plain_loop_in_every_transpose(dtype, m, k, n):
@@ -389,28 +405,65 @@ def test_gemm_and_its_plain_loop_in_every_transpose(dtype, m, k, n):
                 np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5, err_msg=f"{name} ta={ta} tb={tb}")
 
 
-def test_numpy_openblas_is_found():
+def test_numpy_openblas_is_found(compiled):
     """The compiled kernels call the BLAS numpy loaded; a numpy wheel's OpenBLAS must be found
     (otherwise they fall back to plain loops: correct, several times slower)."""
-    from minigrad.backends.loops import _blas
     blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
     if "openblas" not in str(blas.get("name", "")):
         pytest.skip(f"numpy is built against {blas.get('name')!r}")
-    assert _blas.HAVE_BLAS
+    if compiled.name == "numba":
+        from minigrad.backends.loops._blas import HAVE_BLAS as found
+    else:
+        from minigrad.backends.cython.recurrent import have_blas
+        found = have_blas()
+    assert found
+
+
+@pytest.mark.parametrize("m", MODES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cython_without_blas_gives_the_same_numbers(m, dtype):
+    """With no BLAS every product of the Cython kernels is its plain loop, also at B=5
+    (BLAS otherwise): the same results to rounding. set_blas(0, 0, ...) switches BLAS off."""
+    if not REPORT["cython"]["available"]:
+        pytest.skip(f"cython backend not available: {REPORT['cython']['reason']}")
+    from minigrad.backends._blas_lib import gemm_addresses
+    from minigrad.backends.cython import recurrent
+    found = gemm_addresses()
+    if found is None:
+        pytest.skip("no BLAS found: the plain loops are what every test runs")
+    mode, relu = _mode(m)
+    p = make(mode, 6, 5, 7, lengths=[6, 2, 6, 1, 5], seed=5)
+    k = backends.get_backend("cython")
+    with_blas = _grads(k, mode, p, True, relu, dtype)
+    recurrent.set_blas(0, 0, 64)
+    try:
+        assert not recurrent.have_blas()
+        loops = _grads(k, mode, p, True, relu, dtype)
+    finally:
+        recurrent.set_blas(*found)
+    assert recurrent.have_blas()
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-13)
+    for a, b in zip(with_blas[0][:3], loops[0][:3]):  # out, hs, cs
+        if a is not None:
+            np.testing.assert_allclose(b, a, **tol)
+    for name in with_blas[1]:
+        np.testing.assert_allclose(loops[1][name], with_blas[1][name], **tol, err_msg=name)
+    with pytest.raises(ValueError, match="int_bits"):
+        recurrent.set_blas(0, 0, 16)
 
 
 # ------------------------------------------------- the numpy reference kernels
 @pytest.mark.parametrize("m", MODES)
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("lengths", [None, [6, 1, 4, 6]])
-def test_matches_numpy_backend_reference(m, reverse, lengths):
+def test_matches_numpy_backend_reference(compiled, m, reverse, lengths):
     pytest.importorskip("minigrad.backends.numpy_recurrent")
     k_np = backends.get_backend("numpy")
     if not hasattr(k_np, "lstm_forward"):
         pytest.skip("the numpy backend has no recurrent kernels yet")
     mode, relu = _mode(m)
     p = make(mode, 6, 4, 5, lengths=lengths, seed=21)
-    fa, ga = _grads(numba(), mode, p, reverse, relu, np.float64)
+    fa, ga = _grads(compiled, mode, p, reverse, relu, np.float64)
     fb, gb = _grads(k_np, mode, p, reverse, relu, np.float64)
     np.testing.assert_allclose(fa[0], fb[0], rtol=1e-10, atol=1e-12)  # out
     np.testing.assert_allclose(fa[1], fb[1], rtol=1e-10, atol=1e-12)  # hs

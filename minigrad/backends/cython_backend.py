@@ -12,8 +12,16 @@ numpy's exact semantics, errors and warnings.
 It implements the same kernels as the numba backend, and reuses numpy's for the rest
 (``available_backends()["cython"]["reuses"]`` lists them). In particular ``matmul``
 is numpy's: a BLAS call (OpenBLAS behind ``np.matmul``) beats any loop nest written
-in Cython by 10-100x, and Cython could only reach BLAS through scipy's
-``cython_blas``, which minigrad does not depend on.
+in Cython by 10-100x, and from Python ``np.matmul`` is the way to it.
+
+The fused recurrent kernels (rnn/fused/CONTRACT.md) need a matrix product *inside*
+their compiled loop, once per time step, where no Python runs. They call the
+``cblas_sgemm``/``cblas_dgemm`` of the OpenBLAS numpy itself loaded, through C function
+pointers: ``backends/_blas_lib.py`` finds the library with ctypes, and
+``cython/recurrent.pyx`` receives the two addresses at import (``set_blas``). So no
+second BLAS (scipy's ``cython_blas`` would bring its own OpenBLAS and thread pool) and
+no scipy dependency. Shape checks and allocation in front of those loops are the
+numba backend's, from ``recurrent_wrappers.py`` (numba-free).
 
 No kernel uses threads (``prange``/OpenMP), like the numba backend's: on two cores
 a parallel loop only pays for the float64 transcendental kernels on large arrays
@@ -32,9 +40,11 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from .cython import elementwise, nn, optim, reduce  # ImportError here = extension not built: pip install -e .
+# ImportError here = extension not built: pip install -e .
+from .cython import elementwise, nn, optim, recurrent, reduce
 from . import _arrays as A  # shape helpers only: no numba import
 from .numpy_backend import NumpyBackend
+from .recurrent_wrappers import RecurrentKernels
 
 
 def _specialisations(ctype):
@@ -588,7 +598,19 @@ class _Optim:
                                       maximize)
 
 
-class CythonBackend(_Elementwise, _Reduce, _NN, _Optim, NumpyBackend):
+# ------------------------------------------------------- fused recurrent kernels
+class _Recurrent(RecurrentKernels):
+    """rnn/lstm/gru forward and backward for a whole sequence: the wrappers of
+    ``recurrent_wrappers.py`` (checks, allocation) in front of ``cython/recurrent.pyx``'s loops.
+
+    The loops are fused Cython functions, called as they are: the float/double pick
+    costs ~0.2 us, against one call per sequence.
+    """
+    loops = types.SimpleNamespace(**{f"{model}_{phase}_loop": getattr(recurrent, f"{model}_{phase}_loop")
+                                     for model in ("rnn", "lstm", "gru") for phase in ("forward", "backward")})
+
+
+class CythonBackend(_Elementwise, _Reduce, _NN, _Optim, _Recurrent, NumpyBackend):
     name = "cython"
     device = "cpu"
     description = "Cython kernels compiled ahead of time by setup.py (typed memoryviews, nogil); matmul via numpy/BLAS"

@@ -3,10 +3,11 @@
 A recurrence does one matrix product per time step (h_{t-1} @ W_hh^T), so the loop that
 runs the sequence must call BLAS from inside compiled code. numba's own ``np.dot`` needs
 SciPy, and SciPy brings a second OpenBLAS whose threads fight numpy's on a small machine
-(see matmul.py). Instead we find the BLAS library numpy itself has loaded, register its
-``cblas_sgemm``/``cblas_dgemm`` with LLVM under fixed names, and call them through an
-``@intrinsic``. Calls by *name* (not by address) keep ``cache=True`` working: a later
-process registers the names again before loading the cached machine code.
+(see matmul.py). Instead we find the BLAS library numpy itself has loaded
+(``backends/_blas_lib.py``), register its ``cblas_sgemm``/``cblas_dgemm`` with LLVM under
+fixed names, and call them through an ``@intrinsic``. Calls by *name* (not by address)
+keep ``cache=True`` working: a later process registers the names again before loading
+the cached machine code.
 
 ``gemm(a, b, out, trans_a, trans_b)`` computes out = op(a) @ op(b) on 2-D C-contiguous
 arrays of one float dtype. Uncompiled (the "python" backend), it is ``np.dot``. Compiled,
@@ -14,8 +15,6 @@ it is the cblas call, or -- if no BLAS was found -- ``gemm_loop``, a plain loop.
 Callers that prefer a plain loop for tiny products call ``gemm_loop`` themselves.
 """
 import ctypes
-import glob
-import os
 
 import numpy as np
 from llvmlite import binding as llvm
@@ -24,35 +23,11 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload, register_jitable
 
+from .._blas_lib import numpy_blas
+
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112  # CBLAS enum values
 
-
-def _numpy_blas():
-    """(ctypes library, symbol prefix, symbol suffix, int bits) of numpy's BLAS, or None."""
-    # numpy's wheels bundle OpenBLAS beside the package: look there first, so that another
-    # library's BLAS (SciPy's own OpenBLAS, say) is never picked while numpy's is there.
-    root = os.path.dirname(np.__file__)
-    paths = []
-    for pattern in (root + ".libs/*blas*", root + "/.dylibs/*blas*"):
-        paths += sorted(glob.glob(pattern))
-    try:  # otherwise (Linux): a BLAS numpy was linked against, mapped into this process
-        with open("/proc/self/maps") as maps:
-            paths += [line.split()[-1] for line in maps if "blas" in line.lower() and "/" in line]
-    except OSError:
-        pass
-    for path in dict.fromkeys(paths):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        # numpy >= 2 wheels: scipy-openblas with 64-bit ints and a prefix + suffix; then others.
-        for prefix, suffix, bits in (("scipy_", "64_", 64), ("", "64_", 64), ("", "", 32)):
-            if hasattr(lib, f"{prefix}cblas_sgemm{suffix}") and hasattr(lib, f"{prefix}cblas_dgemm{suffix}"):
-                return lib, prefix, suffix, bits
-    return None
-
-
-_found = _numpy_blas()
+_found = numpy_blas()
 HAVE_BLAS = _found is not None
 _INT_BITS = _found[3] if HAVE_BLAS else 64
 if HAVE_BLAS:

@@ -1,0 +1,55 @@
+"""Finding the BLAS library numpy itself loaded, so compiled loops can call it mid-loop.
+
+A recurrence needs one matrix product per time step, called from inside the compiled
+loop that runs the sequence. Both compiled backends call the ``cblas_sgemm`` /
+``cblas_dgemm`` of the OpenBLAS that numpy already has in the process: one BLAS, one
+thread pool, and no dependency on SciPy (whose own OpenBLAS would start a second pool
+competing for the same cores). numba registers the functions with LLVM by name
+(``loops/_blas.py``); Cython receives their addresses (``cython/recurrent.pyx``).
+
+This module imports neither numba nor llvmlite, so the cython backend can use it alone.
+"""
+import ctypes
+import glob
+import os
+
+import numpy as np
+
+
+def numpy_blas():
+    """(ctypes library, symbol prefix, symbol suffix, int bits) of numpy's BLAS, or None."""
+    # numpy's wheels bundle OpenBLAS beside the package: look there first, so that another
+    # library's BLAS (SciPy's own OpenBLAS, say) is never picked while numpy's is there.
+    root = os.path.dirname(np.__file__)
+    paths = []
+    for pattern in (root + ".libs/*blas*", root + "/.dylibs/*blas*"):
+        paths += sorted(glob.glob(pattern))
+    try:  # otherwise (Linux): a BLAS numpy was linked against, mapped into this process
+        with open("/proc/self/maps") as maps:
+            paths += [line.split()[-1] for line in maps if "blas" in line.lower() and "/" in line]
+    except OSError:
+        pass
+    for path in dict.fromkeys(paths):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        # numpy >= 2 wheels: scipy-openblas with 64-bit ints and a prefix + suffix; then others.
+        for prefix, suffix, bits in (("scipy_", "64_", 64), ("", "64_", 64), ("", "", 32)):
+            if hasattr(lib, f"{prefix}cblas_sgemm{suffix}") and hasattr(lib, f"{prefix}cblas_dgemm{suffix}"):
+                return lib, prefix, suffix, bits
+    return None
+
+
+def gemm_addresses():
+    """(address of cblas_sgemm, address of cblas_dgemm, int bits) in numpy's BLAS, or None.
+
+    ``int bits`` (32 or 64) is the width of the dimension and leading-dimension arguments:
+    numpy >= 2 wheels ship an ILP64 OpenBLAS, whose ``m, n, k, lda, ...`` are int64.
+    """
+    found = numpy_blas()
+    if found is None:
+        return None
+    lib, prefix, suffix, bits = found
+    fns = [getattr(lib, f"{prefix}cblas_{name}{suffix}") for name in ("sgemm", "dgemm")]
+    return tuple(ctypes.cast(fn, ctypes.c_void_p).value for fn in fns) + (bits,)
