@@ -1,0 +1,67 @@
+"""What the examples share: where their data lives, their command line, a stopwatch, metrics.json.
+
+Kept small on purpose: each example should read top to bottom on its own, so only
+the plumbing that would otherwise be copied word for word lives here.
+"""
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+
+import minigrad as mg
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.join(HERE, "data")
+
+
+def data_path(*parts):
+    """Path of a file under examples/data/ (the data ships with the repository)."""
+    return os.path.join(DATA, *parts)
+
+
+def parser(doc, name, epochs):
+    """An ArgumentParser with the options every example has.
+
+    --epochs   passes over the training data
+    --out      where the PNG (and anything else) is written; results/<name> by default
+    --quick    a tiny run that finishes in seconds (used by the tests)
+    --seed     for the weights, the shuffling and the sampling
+    """
+    p = argparse.ArgumentParser(description=doc.strip().splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--epochs", type=int, default=epochs, help="passes over the training data")
+    p.add_argument("--out", default=os.path.join("results", name), help="folder for the PNG")
+    p.add_argument("--quick", action="store_true", help="a tiny run (seconds), for tests")
+    p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def seed_everything(seed):
+    """One seed for minigrad's generator (weights, dropout, shuffling) and numpy's."""
+    mg.manual_seed(seed)
+    np.random.seed(seed)
+
+
+class Stopwatch:
+    """Seconds since creation: ``sw = Stopwatch(); ...; sw()``."""
+
+    def __init__(self):
+        self.start = time.perf_counter()
+
+    def __call__(self):
+        return time.perf_counter() - self.start
+
+
+def save_metrics(out, metrics):
+    """Write the run's numbers to <out>/metrics.json (numpy scalars and arrays as plain JSON); return them.
+
+    Handy for comparing runs, and what the tests read to check an example's claims.
+    """
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, "metrics.json")
+    with open(path, "w") as f:
+        json.dump(metrics, f, indent=1, default=lambda v: v.tolist() if hasattr(v, "tolist") else float(v))
+    print(f"metrics written to {path}")
+    return metrics

@@ -1,0 +1,207 @@
+"""Character-level language model on Shakespeare: an LSTM that writes new "Shakespeare".
+
+Task: read text one character at a time and predict the next character; then sample
+from the model, one character at a time, to generate new text (the tutorials' text-
+generation example, on a real corpus as in Karpathy's char-rnn).
+
+Data: tiny Shakespeare (examples/data/tinyshakespeare.txt, 1,115,394 characters, 65
+distinct). The first 90% trains, the last 10% validates: text the model never saw.
+
+Model: Embedding(65, 32) -> 2-layer LSTM(hidden 128) -> Linear(128, 65) over every
+step. The training text is cut into 64 parallel streams (``rnn.data.batchify``) read
+64 characters at a time (``rnn.data.lm_chunks``); ``rnn.TBPTT`` carries the hidden
+state from one chunk to the next (so the model sees an unbroken text) but cuts the
+gradient there, and clips the gradient norm at 1.
+
+    python examples/text_generation.py [--epochs 6] [--out results/text_generation]
+
+Prints the training loss during each epoch, the validation loss and bits per
+character (bpc) after it, compares them with the unigram and bigram baselines
+(character frequencies; character-pair frequencies), prints samples at two
+temperatures and writes a training-curve PNG. The default run takes 2-3 minutes on
+2 CPU cores.
+"""
+import math
+import os
+
+import numpy as np
+
+import minigrad as mg
+import rnn
+from minigrad import nn, optim
+
+from _common import Stopwatch, data_path, parser, save_metrics, seed_everything
+
+LN2 = math.log(2)
+
+
+def load_text():
+    with open(data_path("tinyshakespeare.txt"), encoding="utf-8") as f:
+        return f.read()
+
+
+class CharLM(nn.Module):
+    """ids (T, B) -> logits (T, B, V) for the next character at every step, and the new state.
+
+    ``state`` is the LSTM's (h, c), each (num_layers, B, H), or None for zeros; this is
+    the ``model(x, state) -> (y_pred, new_state)`` signature that ``rnn.TBPTT`` drives.
+    """
+
+    def __init__(self, vocab_size, embed=32, hidden=128, layers=2):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, embed)
+        self.lstm = rnn.LSTM(embed, hidden, num_layers=layers)  # time-major (T, B, E), as the streams are
+        self.head = nn.Linear(hidden, vocab_size)
+
+    def forward(self, ids, state=None):
+        out, state = self.lstm(self.embed(ids), state)  # out (T, B, H): the top layer's h at every step
+        return self.head(out), state
+
+
+def lm_loss(logits, targets):
+    """Mean cross-entropy (nats per character) of logits (T, B, V) against ids (T, B)."""
+    return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+
+def evaluate(model, stream, seq_len):
+    """Mean loss (nats/char) over a (T, B) stream, state carried through it, no graph."""
+    model.eval()
+    total, count, state = 0.0, 0, None
+    with mg.no_grad():
+        for x, y in rnn.data.lm_chunks(stream, seq_len):
+            logits, state = model(mg.tensor(x), state)
+            total += lm_loss(logits, mg.tensor(y)).item() * y.size
+            count += y.size
+    model.train()
+    return total / count
+
+
+def ngram_baselines(train_ids, val_ids, vocab_size):
+    """Validation cross-entropy (nats/char) of the unigram and bigram models, add-one smoothed.
+
+    unigram: p(c) = count(c) / N, the best guess that ignores all context.
+    bigram:  p(c | previous c'), one character of context; a model that learns less
+             than this has learned next to nothing about sequences.
+    """
+    uni = np.bincount(train_ids, minlength=vocab_size) + 1.0
+    uni_nll = -np.log(uni / uni.sum())[val_ids].mean()
+    pairs = np.ones((vocab_size, vocab_size))
+    np.add.at(pairs, (train_ids[:-1], train_ids[1:]), 1.0)
+    pairs /= pairs.sum(axis=1, keepdims=True)
+    bi_nll = -np.log(pairs[val_ids[:-1], val_ids[1:]]).mean()
+    return float(uni_nll), float(bi_nll)
+
+
+def sample(model, vocab, prompt, n_chars, temperature, rng):
+    """Generate ``n_chars`` characters after ``prompt``, drawing each from softmax(logits / temperature).
+
+    A low temperature sharpens the distribution (safer, more repetitive text); 1.0
+    samples from the model as trained; above 1 flattens it (more surprising, more errors).
+    """
+    model.eval()
+    out = []
+    with mg.no_grad():
+        ids = vocab.encode(prompt)[:, None]  # (T, 1): the prompt sets up the state
+        logits, state = model(mg.tensor(ids))
+        for _ in range(n_chars):
+            z = logits.numpy()[-1, 0].astype(np.float64) / temperature
+            p = np.exp(z - z.max())
+            nxt = rng.choice(len(p), p=p / p.sum())
+            out.append(vocab.itos[nxt])
+            logits, state = model(mg.tensor(np.array([[nxt]])), state)
+    model.train()
+    return prompt + "".join(out)
+
+
+def main(argv=None):
+    p = parser(__doc__, "text_generation", epochs=6)
+    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--embed", type=int, default=32)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--batch-size", type=int, default=64, help="parallel streams")
+    p.add_argument("--bptt", type=int, default=64, help="characters per update (TBPTT k1)")
+    p.add_argument("--k2", type=int, default=None,
+                   help="steps the gradient flows back (TBPTT k2 >= k1; default k1). k2 > k1 gives every "
+                        "loss at least k2 - k1 steps of history, at the cost of recomputing them")
+    p.add_argument("--lr", type=float, default=4e-3)
+    p.add_argument("--clip", type=float, default=1.0, help="max global gradient norm")
+    p.add_argument("--sample-chars", type=int, default=300)
+    args = p.parse_args(argv)
+    if args.quick:  # a small model, 2 epochs over the first 30k characters
+        args.hidden, args.embed, args.batch_size, args.bptt, args.sample_chars = 48, 16, 16, 32, 80
+        args.epochs = min(args.epochs, 2)
+    seed_everything(args.seed)
+
+    text = load_text()
+    if args.quick:
+        text = text[:30_000]
+    # The character set is the alphabet of the corpus: taken from all of it, so every
+    # validation character has an id. No <pad>/<unk>: a stream has no padding.
+    vocab = rnn.data.Vocab.from_text(text, level="char", specials=())
+    ids = vocab.encode(text)
+    split = int(0.9 * len(ids))
+    train_ids, val_ids = ids[:split], ids[split:]
+    train_stream = rnn.data.batchify(train_ids, args.batch_size)  # (T, B): 64 streams side by side
+    val_stream = rnn.data.batchify(val_ids, 8)
+    uni, bi = ngram_baselines(train_ids, val_ids, len(vocab))
+
+    model = CharLM(len(vocab), args.embed, args.hidden, args.layers)
+    opt = optim.Adam(model.parameters(), lr=args.lr)
+    updates_per_epoch = math.ceil((len(train_stream) - 1) / args.bptt)
+    total_updates = args.epochs * updates_per_epoch
+    # cosine decay per update, down to 5% of the initial rate: big steps early, fine ones at the end
+    schedule = optim.LambdaLR(opt, lambda k: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(k, total_updates)
+                                                                                / total_updates)))
+    trainer = rnn.TBPTT(model, lm_loss, opt, k1=args.bptt, k2=args.k2 or args.bptt, clip_norm=args.clip)
+    print(model)
+    print(f"{model.num_parameters()} parameters; vocabulary {len(vocab)} characters; "
+          f"{len(train_ids)} training / {len(val_ids)} validation characters; "
+          f"{updates_per_epoch} updates per epoch")
+    print(f"baselines on validation: unigram {uni:.3f} nats/char ({uni / LN2:.2f} bpc), "
+          f"bigram {bi:.3f} ({bi / LN2:.2f} bpc)")
+
+    history = {"train loss": [], "val loss": []}
+    first_losses = []
+    clock = Stopwatch()
+    for epoch in range(1, args.epochs + 1):
+        trainer.reset_state()  # each epoch starts the streams again from the beginning
+        total, n = 0.0, 0
+        report_every = max(1, updates_per_epoch // 4)
+        for x, y in rnn.data.lm_chunks(train_stream, args.bptt):
+            loss = trainer.step(mg.tensor(x), mg.tensor(y))[0]
+            schedule.step()
+            total, n = total + loss, n + 1
+            if epoch == 1 and len(first_losses) < 10:
+                first_losses.append(loss)
+            if n % report_every == 0:
+                print(f"  epoch {epoch} update {n}/{updates_per_epoch}  loss {total / n:.3f}  "
+                      f"lr {opt.param_groups[0]['lr']:.2e}  {clock():.0f}s")
+        val_loss = evaluate(model, val_stream, args.bptt)
+        history["train loss"].append(total / n)
+        history["val loss"].append(val_loss)
+        print(f"epoch {epoch:2d}  train {total / n:.3f}  val {val_loss:.3f} nats/char = {val_loss / LN2:.3f} bpc  "
+              f"({clock():.0f}s)")
+
+    rng = np.random.default_rng(args.seed)
+    for temperature in (0.5, 1.0):
+        print(f"\n--- sample, temperature {temperature} ---")
+        print(sample(model, vocab, "ROMEO:\n", args.sample_chars, temperature, rng))
+    print()
+    val = history["val loss"][-1]
+    print(f"trained in {clock():.0f}s; first updates' loss {np.mean(first_losses[:3]):.3f}, "
+          f"last epoch's {history['train loss'][-1]:.3f}")
+    print(f"RESULT text_generation: validation {val:.3f} nats/char = {val / LN2:.3f} bpc "
+          f"(unigram baseline {uni / LN2:.3f} bpc, bigram {bi / LN2:.3f} bpc)")
+    history["unigram baseline loss"] = [uni] * args.epochs
+    history["bigram baseline loss"] = [bi] * args.epochs
+    png = mg.plot_curves(history, os.path.join(args.out, "training_curve.png"), ylabel="nats per character",
+                         title=f"char-LSTM on tiny Shakespeare ({args.layers}x{args.hidden})")
+    print(f"training curve written to {png}")
+    return save_metrics(args.out, {"val_loss": val, "val_bpc": val / LN2, "unigram_bpc": uni / LN2,
+                                   "bigram_bpc": bi / LN2, "first_losses": first_losses,
+                                   "train_loss_per_epoch": history["train loss"],
+                                   "val_loss_per_epoch": history["val loss"]})
+
+
+if __name__ == "__main__":
+    main()
