@@ -6,7 +6,11 @@
     y.backward()
     x.grad            # tensor([[2., 4.]])
 """
-from . import backends, random
+from . import memory
+
+memory._apply_default()  # keep freed memory for the next step: see minigrad/memory.py
+
+from . import backends, random  # noqa: E402
 from .autograd import Function, detect_anomaly, enable_grad, is_anomaly_enabled, is_grad_enabled, no_grad, \
     set_grad_enabled
 from .backends import available_backends, backend, get_backend, set_backend

@@ -3,6 +3,11 @@ import numpy as np
 import pytest
 
 import minigrad as mg
+from minigrad.backends import _blas_lib
+
+# Tests check numbers, not speed: one BLAS thread per test process, so that the
+# parallel workers of ``pytest -n 2`` do not run four spinning OpenBLAS threads on two cores.
+_blas_lib.set_num_threads(1)
 
 # Every available CPU backend; op tests take the ``backend`` fixture to run on each.
 CPU_BACKENDS = [name for name, info in mg.available_backends().items()

@@ -53,3 +53,22 @@ def gemm_addresses():
     lib, prefix, suffix, bits = found
     fns = [getattr(lib, f"{prefix}cblas_{name}{suffix}") for name in ("sgemm", "dgemm")]
     return tuple(ctypes.cast(fn, ctypes.c_void_p).value for fn in fns) + (bits,)
+
+
+def set_num_threads(n):
+    """Set how many threads numpy's OpenBLAS uses (process-wide); False if that BLAS has no such call.
+
+    OpenBLAS starts one thread per core. Two processes that both multiply matrices on a
+    2-core machine then run four BLAS threads on two cores, and OpenBLAS's threads,
+    which wait for work by spinning, stall each other: measured 3-13x slower small
+    products. Parallel test workers (``pytest -n 2``) set 1 here.
+    """
+    found = numpy_blas()
+    if found is None:
+        return False
+    lib, prefix, suffix, _ = found
+    fn = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
+    if fn is None:
+        return False
+    fn(ctypes.c_int(int(n)))
+    return True
