@@ -53,7 +53,8 @@ class History:
             self.history.setdefault(k, []).append(v)
 
     def plot(self, path, title=None):
-        curves = {k: v for k, v in self.history.items() if k != "lr"}
+        # losses and metrics; the learning rate and seconds per epoch are on other scales
+        curves = {k: v for k, v in self.history.items() if k not in ("lr", "time")}
         return mg.plot_curves(curves, path, title=title)
 
     def __repr__(self):
@@ -136,7 +137,8 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=10, batch_siz
       callbacks: callables (model, logs) -> True to stop, e.g. EarlyStopping.
       checkpoint: path; the model, optimizer and epoch are saved (atomically) whenever
       the monitored loss (val_loss if any, else loss) improves. verbose: 0 silent,
-      1 progress bar per epoch (tqdm) and a summary line.
+      1 a progress bar per epoch (tqdm, shown only on a terminal) and a summary line,
+      2 the summary line only (as Keras's verbose=2; for logs and notebooks).
     """
     loss_fn = _LOSSES[loss] if isinstance(loss, str) else loss
     if isinstance(optimizer, str):
@@ -204,10 +206,11 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=10, batch_siz
 
 
 def _progress(batches, epoch, epochs, verbose):
-    if verbose < 1:
+    if verbose != 1:
         return batches
     try:
         from tqdm import tqdm
     except ImportError:
         return batches
-    return tqdm(batches, desc=f"epoch {epoch}/{epochs}", leave=False, unit="batch")
+    # disable=None: no bar when stderr is not a terminal (a log file would fill with redraws)
+    return tqdm(batches, desc=f"epoch {epoch}/{epochs}", leave=False, unit="batch", disable=None)

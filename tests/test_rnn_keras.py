@@ -93,3 +93,34 @@ def test_switches_must_be_booleans():
     with pytest.raises(TypeError, match="LSTM: return_sequences must be True, False or None, got 1"):
         rnn.LSTM(3, 4, return_sequences=1)
     assert "return_sequences=True" in repr(rnn.GRU(3, 4, return_sequences=True))
+
+
+def test_sequential_hands_lengths_to_the_recurrent_layers_only():
+    mg.manual_seed(1)
+    emb = nn.Embedding(10, 3, dtype=mg.float64)
+    lstm = rnn.LSTM(3, 4, batch_first=True, bidirectional=True, return_sequences=False, dtype=mg.float64)
+    head = nn.Linear(8, 2, dtype=mg.float64)
+    model = nn.Sequential(emb, lstm, head)
+    ids = mg.tensor(np.array([[1, 2, 3, 0, 0], [4, 5, 6, 7, 8]]))
+    got = model(ids, lengths=[3, 5])
+    want = head(lstm(emb(ids), lengths=[3, 5]))
+    np.testing.assert_array_equal(got.numpy(), want.numpy())
+    # padding does not leak in: the first sequence alone gives the same row
+    alone = model(mg.tensor(np.array([[1, 2, 3]])))
+    np.testing.assert_allclose(got.numpy()[0], alone.numpy()[0], rtol=1e-12)
+    with pytest.raises(TypeError, match="Sequential: no module takes the keyword argument.s. hx"):
+        nn.Sequential(nn.Linear(2, 2))(mg.randn(1, 2), hx=None)
+
+
+def test_fit_trains_a_sequential_on_padded_batches():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(2, 8, size=64)
+    x = np.zeros((64, 8, 1), np.float32)
+    for i, n in enumerate(lengths):
+        x[i, :n, 0] = rng.standard_normal(n)
+    y = np.array([x[i, :n, 0].sum() for i, n in enumerate(lengths)], np.float32)[:, None]
+    mg.manual_seed(0)
+    model = nn.Sequential(rnn.GRU(1, 16, batch_first=True, return_sequences=False), nn.Linear(16, 1))
+    history = rnn.train.fit(model, x, y, lengths=lengths, epochs=15, batch_size=16, lr=0.01, verbose=0)
+    losses = history.history["loss"]
+    assert losses[-1] < 0.3 * losses[0], losses

@@ -100,3 +100,24 @@ def test_fit_rejects_mismatched_data_and_reports_divergence():
     x, y = _regression()
     with pytest.raises(FloatingPointError, match="the loss became"), np.errstate(all="ignore"):
         fit(nn.Linear(3, 1), x * 1e20, y, optimizer="sgd", lr=1e10, epochs=3, verbose=0)
+
+
+def test_history_plot_leaves_out_lr_and_time(tmp_path, monkeypatch):
+    from rnn.train import History
+    h = History()
+    h.append(1, {"loss": 1.0, "val_loss": 1.2, "lr": 0.01, "time": 3.5})
+    h.append(2, {"loss": 0.5, "val_loss": 0.9, "lr": 0.01, "time": 3.4})
+    seen = {}
+    monkeypatch.setattr(mg, "plot_curves", lambda curves, path, title=None: seen.update(curves) or path)
+    h.plot(str(tmp_path / "c.png"))
+    assert set(seen) == {"loss", "val_loss"}
+
+
+def test_verbose_2_prints_one_line_per_epoch_and_no_bar(capsys):
+    import numpy as np
+    from minigrad import nn
+    x = np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32)
+    rnn.train.fit(nn.Linear(3, 1), x, x[:, :1], epochs=2, verbose=2)
+    out, err = capsys.readouterr()
+    assert [line.split()[:2] for line in out.strip().splitlines()] == [["epoch", "1/2"], ["epoch", "2/2"]]
+    assert "batch" not in err

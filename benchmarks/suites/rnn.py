@@ -17,7 +17,8 @@ with these implementations, all on the same weights and the same float32 input:
                                             smallest size only)
   torch                                     ``torch.nn.RNN/LSTM/GRU``, CPU, with
                                             ``torch.set_num_threads`` = this machine's cores
-                                            (what OpenBLAS uses for numpy)
+                                            (what OpenBLAS uses for numpy), timed in a
+                                            child process of its own (see below)
 
 and reports ms per step, sequences per second, GFLOP/s and their share of this
 machine's float32 GEMM roof (a large sgemm through numpy, timed in the same run).
@@ -37,6 +38,14 @@ of the model and its input: arrays for minigrad, PyTorch's CPU allocator for tor
 measured the same way for both (Linux only; elsewhere the column is empty).
 
 Before timing, every implementation's inference output is checked against fused[numpy].
+
+Why PyTorch runs in its own process: both PyTorch's OpenMP threads and OpenBLAS's
+threads wait for work by spinning. In one process, after a PyTorch round its idle
+threads keep spinning on the two cores while minigrad's BLAS threads need them, and
+the other way round: measured there, PyTorch's LSTM step at (32,100,64,128) took 39 ms
+instead of 18 ms, and minigrad's slowed too. Users run one framework per process, so
+each is timed that way: the child gets the same weights, input, repeats and round
+length, and reports its per-round times and its output check.
 """
 import json
 import os
@@ -85,13 +94,14 @@ def _minigrad_model(cell, size, fused, seed=0):
 
 
 def _torch_model(cell, size, state_dict, x):
+    """torch.nn.<cell> with the given weights (arrays by PyTorch's names) and x (T, B, I) as a tensor."""
     import torch
     b, t, i, h = size
     model = getattr(torch.nn, cell)(i, h)
     with torch.no_grad():
         for name, p in model.named_parameters():
             p.copy_(torch.from_numpy(np.asarray(state_dict[name])))
-    return model, torch.from_numpy(x.numpy())
+    return model, torch.from_numpy(np.asarray(x))
 
 
 def minigrad_step(model, x, phase):
@@ -146,32 +156,62 @@ def implementations(cell, size, config, log):
         impls["composed[numba]"] = minigrad_impl("numba", False)
     if "python" in config.backends and size == min(config.rnn_sizes):
         impls["fused[python]"] = minigrad_impl("python", True)
-    if "torch" in config.rnn_impls:
-        try:
-            import torch
-            torch.set_num_threads(os.cpu_count() or 1)
-            model, xt = _torch_model(cell, size, state, x)
-            impls["torch"] = (lambda phase: torch_step(model, xt, phase)), None
-        except ImportError:
-            log("[rnn] PyTorch not installed: no torch column")
-    return impls, x
+    return impls, x, state
 
 
 def _check(impls, switch_default):
-    """Inference output of every implementation vs fused[numpy]: 'ok' or 'MISMATCH ...'."""
+    """Inference output of every implementation vs fused[numpy] -> ({label: 'ok' or 'MISMATCH ...'}, reference)."""
     outs = {}
     for label, (make, switch) in impls.items():
         if switch:
             switch()
-        y = make("infer")()
-        outs[label] = y.numpy() if hasattr(y, "numpy") else np.asarray(y)
+        outs[label] = make("infer")().numpy()
     switch_default()
     ref = outs.get("fused[numpy]", next(iter(outs.values())))
-    checks = {}
-    for label, y in outs.items():
-        err = float(np.max(np.abs(y - ref))) if y.shape == ref.shape else float("inf")
-        checks[label] = "ok" if err <= 1e-4 else f"MISMATCH max|diff|={err:.3g}"
-    return checks
+    return {label: _compare(y, ref) for label, y in outs.items()}, ref
+
+
+def _compare(y, ref):
+    err = float(np.max(np.abs(y - ref))) if y.shape == ref.shape else float("inf")
+    return "ok" if err <= 1e-4 else f"MISMATCH max|diff|={err:.3g}"
+
+
+# ------------------------------------------------------------------ PyTorch
+def torch_child(npz_path, cell, size, repeats, min_round_s, max_seconds):
+    """In a process of its own: PyTorch's output check and train/infer timings, as a dict."""
+    import torch
+    torch.set_num_threads(os.cpu_count() or 1)
+    data = np.load(npz_path)
+    state = {k[len("p_"):]: data[k] for k in data.files if k.startswith("p_")}
+    model, x = _torch_model(cell, size, state, data["x"])
+    out = {"check": _compare(torch_step(model, x, "infer")().numpy(), data["ref"]), "torch": torch.__version__,
+           "threads": torch.get_num_threads()}
+    for phase in ("train", "infer"):
+        t = harness.measure({phase: torch_step(model, x, phase)}, repeats=repeats, min_round_s=min_round_s,
+                            max_seconds=max_seconds)[phase]
+        out[phase] = {"samples": t.samples, "number": t.number}
+    return out
+
+
+def measure_torch(cell, size, state, x, ref, config, log):
+    """{'check', 'train': Timing, 'infer': Timing} from a PyTorch child process, or None."""
+    if "torch" not in config.rnn_impls:
+        return None
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "case.npz")
+        np.savez(path, x=x.numpy(), ref=ref, **{f"p_{k}": np.asarray(v) for k, v in state.items()})
+        cmd = [sys.executable, "-m", "benchmarks.suites.rnn", "--torch", path, cell, ",".join(map(str, size)),
+               str(config.repeats), str(config.min_round_s), str(config.max_seconds)]
+        r = subprocess.run(cmd, cwd=_REPO, capture_output=True, text=True, timeout=1800)
+    if r.returncode != 0:
+        last = (r.stderr.strip().splitlines() or ["?"])[-1]
+        log(f"[rnn] no torch column for {cell} {size}: {last}")
+        return None
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    for phase in ("train", "infer"):
+        out[phase] = harness.summarize(out[phase]["samples"], out[phase]["number"])
+    return out
 
 
 def kernel_case(cell, size, backend):
@@ -222,7 +262,7 @@ def memory_child(cell, size, impl):
         if impl == "torch":
             import torch
             torch.set_num_threads(os.cpu_count() or 1)
-            model, x = _torch_model(cell, s, model.state_dict(), x)
+            model, x = _torch_model(cell, s, model.state_dict(), x.numpy())
             steps.append(torch_step(model, x, "train"))
         else:
             mg.set_backend(backend)
@@ -269,14 +309,22 @@ def run(config):
 def _run_case(cell, size, config, roof, log):
     import minigrad as mg
     previous = mg.get_backend().name
-    impls, _ = implementations(cell, size, config, log)
-    checks = _check(impls, lambda: mg.set_backend(previous))
-    records = []
+    impls, x, state = implementations(cell, size, config, log)
+    checks, ref = _check(impls, lambda: mg.set_backend(previous))
+    timings = {}
     for phase in ("train", "infer"):
         fns = {label: make(phase) for label, (make, _) in impls.items()}
         before = {label: switch for label, (_, switch) in impls.items() if switch}
-        t = harness.measure(fns, repeats=config.repeats, min_round_s=config.min_round_s,
-                            max_seconds=config.max_seconds, before_round=before)
+        timings[phase] = harness.measure(fns, repeats=config.repeats, min_round_s=config.min_round_s,
+                                         max_seconds=config.max_seconds, before_round=before)
+    mg.set_backend(previous)
+    torch_result = measure_torch(cell, size, state, x, ref, config, log)
+    if torch_result is not None:
+        checks["torch"] = torch_result["check"]
+    records = []
+    for phase, t in timings.items():
+        if torch_result is not None:
+            t["torch"] = torch_result[phase]
         base = t["torch"].median if "torch" in t else None
         work = flops(cell, size, phase)
         for label, timing in t.items():
@@ -415,6 +463,10 @@ def plot(records, out_dir):
 
 
 def _main(argv):
+    if argv[:1] == ["--torch"]:
+        path, cell, size = argv[1], argv[2], tuple(int(v) for v in argv[3].split(","))
+        print(json.dumps(torch_child(path, cell, size, int(argv[4]), float(argv[5]), float(argv[6]))))
+        return 0
     if argv[:1] == ["--memory"]:
         cell, size, impl = argv[1], tuple(int(v) for v in argv[2].split(",")), argv[3]
         print(json.dumps({"peak_bytes": memory_child(cell, size, impl)}))

@@ -5,6 +5,7 @@
 registered, and leave the wiring to the owner's ``forward``. Children are named by
 position ("0", "1", ...) or by key, which is where names like ``"0.weight"`` come from.
 """
+import inspect
 import operator
 from collections import OrderedDict
 
@@ -97,10 +98,38 @@ class Sequential(_ModuleSequence):
     def _slice(self, idx):
         return Sequential(OrderedDict(list(self._modules.items())[idx]))
 
-    def forward(self, x):
+    def forward(self, x, **kwargs):
+        """x through every module in turn.
+
+        Keyword arguments go to each module whose ``forward`` takes them: e.g.
+        ``model(x, lengths=lengths)`` hands a padded batch's lengths to the recurrent
+        layers and nothing else (Keras passes its masks along a model the same way).
+        """
+        if not kwargs:
+            for m in self._modules.values():
+                x = m(x)
+            return x
+        used = set()
         for m in self._modules.values():
-            x = m(x)
+            mine = {k: v for k, v in kwargs.items() if k in _keywords(type(m))}
+            used.update(mine)
+            x = m(x, **mine)
+        unused = sorted(set(kwargs) - used)
+        if unused:
+            raise TypeError(f"Sequential: no module takes the keyword argument(s) {', '.join(unused)} "
+                            f"(modules: {', '.join(type(m).__name__ for m in self._modules.values())})")
         return x
+
+
+_KEYWORDS = {}
+
+
+def _keywords(cls):
+    """Names ``cls.forward`` accepts as keyword arguments (cached per class)."""
+    if cls not in _KEYWORDS:
+        params = inspect.signature(cls.forward).parameters.values()
+        _KEYWORDS[cls] = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return _KEYWORDS[cls]
 
 
 class ModuleDict(Module):
