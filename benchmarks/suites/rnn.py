@@ -104,8 +104,9 @@ def _torch_model(cell, size, state_dict, x):
     return model, torch.from_numpy(np.asarray(x))
 
 
-def minigrad_step(model, x, phase):
-    import minigrad as mg
+def step(model, x, phase, no_grad):
+    """A zero-argument callable: one training step (grads cleared, forward, sum().backward())
+    or one inference forward under ``no_grad`` (minigrad's or torch's: the code is the same)."""
     params = list(model.parameters())
 
     def train():
@@ -115,25 +116,19 @@ def minigrad_step(model, x, phase):
         out.sum().backward()
 
     def infer():
-        with mg.no_grad():
+        with no_grad():
             return model(x)[0]
     return train if phase == "train" else infer
+
+
+def minigrad_step(model, x, phase):
+    import minigrad as mg
+    return step(model, x, phase, mg.no_grad)
 
 
 def torch_step(model, x, phase):
     import torch
-    params = list(model.parameters())
-
-    def train():
-        for p in params:
-            p.grad = None
-        out, _ = model(x)
-        out.sum().backward()
-
-    def infer():
-        with torch.no_grad():
-            return model(x)[0]
-    return train if phase == "train" else infer
+    return step(model, x, phase, torch.no_grad)
 
 
 def implementations(cell, size, config, log):
