@@ -66,6 +66,7 @@ class _RNNBase(nn.Module):
         self.keras_style = return_sequences is not None or return_state is not None
         self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
         self._init, self._forget_bias = init, forget_bias
+        self.step_states = None  # per-step hidden states of the last forward (fused=False only)
         self._groups = []  # per (layer, direction): the parameter names, in the order weight_ih, weight_hh, biases
         for layer in range(num_layers):
             for d in range(self.num_directions):
@@ -124,10 +125,21 @@ class _RNNBase(nn.Module):
 
     # ------------------------------------------------------------- forward
     def forward(self, x, hx=None, lengths=None):
+        """Run the layer (shapes and return values in the module docstring).
+
+        With ``fused=False`` the layer also keeps ``self.step_states``: for every layer and
+        direction (layer-major, direction-minor, as h_n) the list of its T hidden states
+        h_t, each (B, H), in time order (B = 1 for unbatched input). They are the very
+        tensors the next step reads, so a hook on one sees the whole gradient dL/dh_t,
+        through the output and through the later steps:
+        ``for t, h in enumerate(lstm.step_states[-1]): h.register_hook(...)``, then
+        ``loss.backward()``. The fused path keeps no per-step tensors (None).
+        """
         x, states, lengths, unbatched = self._prepare(x, hx, lengths)
         t, b, _ = x.shape
         zeros = mg.zeros(b, self.hidden_size, dtype=x.dtype, device=x.device)
         mask = None if lengths is None else _step_masks(lengths, t, x)
+        self.step_states = None if self.fused else []
         finals = [[] for _ in states]
         layer_in = x
         for layer in range(self.num_layers):
@@ -165,10 +177,13 @@ class _RNNBase(nn.Module):
     def _run_direction(self, x, init, params, reverse, mask):
         """One layer, one direction: output (T, B, H) and the final state(s).
 
-        The fused Function (``rnn/fused``) by default; ``fused=False`` runs the composed cells.
+        The fused Function (``rnn/fused``) by default; ``fused=False`` runs the composed cells
+        and keeps each step's output tensor in ``self.step_states`` (see ``forward``).
         """
-        run = fused_direction if self.fused else composed_direction
-        return run(self.mode, x, init, params, reverse, mask, self.nonlinearity)
+        if self.fused:
+            return fused_direction(self.mode, x, init, params, reverse, mask, self.nonlinearity)
+        return composed_direction(self.mode, x, init, params, reverse, mask, self.nonlinearity,
+                                  record=self.step_states)
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
@@ -183,18 +198,20 @@ class _RNNBase(nn.Module):
         return s
 
 
-def composed_direction(mode, x, init, params, reverse, mask, nonlinearity="tanh"):
+def composed_direction(mode, x, init, params, reverse, mask, nonlinearity="tanh", record=None):
     """The reference recurrence from cell steps, one graph node per op and step.
 
     x (T, B, I); init: [h0] or [h0, c0], each (B, H); mask: (T, B, 1) booleans or None.
     The input projection W_ih x + b_ih is done for all steps in one matmul, as in the
-    fused kernels; only the recurrent part runs step by step.
+    fused kernels; only the recurrent part runs step by step. ``record``: a list to
+    which the T hidden states h_t (B, H) after each step, in time order, are appended as
+    one list (past a sequence's end: its carried state).
     """
     w_ih, w_hh, b_ih, b_hh = params
     t_steps = x.shape[0]
     gi_all = mg.linear(x, w_ih, b_ih)  # (T, B, G*H)
     state = list(init)
-    outs = [None] * t_steps
+    outs, hs = [None] * t_steps, [None] * t_steps
     order = range(t_steps - 1, -1, -1) if reverse else range(t_steps)
     for t in order:
         gi = gi_all[t]
@@ -212,7 +229,9 @@ def composed_direction(mode, x, init, params, reverse, mask, nonlinearity="tanh"
             outs[t] = mg.where(m, new[0], 0.0)
         else:
             outs[t] = new[0]
-        state = new
+        state = hs[t] = new
+    if record is not None:
+        record.append([h[0] for h in hs])
     return mg.stack(outs, axis=0), state
 
 

@@ -109,3 +109,38 @@ def test_cell_errors_name_the_cell_and_shapes():
         rnn.GRUCell(3, 0)
     with pytest.raises(ValueError, match="nonlinearity must be 'tanh' or 'relu'"):
         rnn.RNNCell(3, 4, nonlinearity="sigmoid")
+
+
+def test_composed_layer_exposes_step_states_for_hooks():
+    """Hooks on step_states see dL/dh_t: for a tanh RNN, g_{t-1} = (g_t * (1 - h_t^2)) @ W_hh."""
+    import numpy as np
+    mg.manual_seed(0)
+    layer = rnn.RNN(3, 4, fused=False, dtype=mg.float64)
+    x = mg.randn(6, 2, 3, dtype=mg.float64)
+    out, _ = layer(x)
+    (steps,) = layer.step_states
+    assert len(steps) == 6 and all(h.shape == (2, 4) for h in steps)
+    np.testing.assert_array_equal(np.stack([h.numpy() for h in steps]), out.numpy())
+    seen = {}
+    for t, h in enumerate(steps):
+        h.register_hook(lambda g, t=t: seen.__setitem__(t, g.numpy().copy()))
+    out[-1].sum().backward()  # a loss on the last step only
+    w = layer.weight_hh_l0.numpy()
+    want = np.ones((2, 4))
+    for t in range(5, -1, -1):
+        np.testing.assert_allclose(seen[t], want, rtol=1e-12, atol=1e-15)
+        want = (want * (1 - steps[t].numpy() ** 2)) @ w
+    fused = rnn.RNN(3, 4, dtype=mg.float64)
+    fused(x)
+    assert fused.step_states is None  # the fused path keeps no per-step tensors
+
+
+def test_step_states_with_lengths_are_the_carried_states():
+    import numpy as np
+    layer = rnn.GRU(3, 4, fused=False, bidirectional=True, num_layers=2, dtype=mg.float64)
+    x = mg.randn(5, 2, 3, dtype=mg.float64)
+    out, h_n = layer(x, lengths=[5, 2])
+    assert len(layer.step_states) == 4  # layer-major, direction-minor
+    for k, steps in enumerate(layer.step_states):
+        last = steps[0] if k % 2 else steps[-1]  # reverse direction ends at t = 0
+        np.testing.assert_allclose(last.numpy(), h_n.numpy()[k], rtol=1e-12)
