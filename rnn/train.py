@@ -123,6 +123,25 @@ def evaluate(model, x, y, loss="mse", batch_size=256, metrics=(), lengths=None):
     return {k: v / n for k, v in totals.items()}
 
 
+def predict(model, x, batch_size=256, lengths=None):
+    """Keras's ``model.predict``: the model's outputs for every example, as one numpy array.
+
+    Runs in eval mode (dropout off) without recording a graph, ``batch_size`` examples
+    at a time (so a large data set never needs one huge activation), and restores the
+    model's training mode afterwards. ``lengths``: per-example lengths of a padded batch.
+    """
+    x = _as_tensor(x)
+    lengths = None if lengths is None else np.asarray(lengths)
+    was_training = model.training
+    model.eval()
+    try:
+        with mg.no_grad():
+            parts = [_forward(model, x, lengths, idx).numpy() for idx in _batches(len(x), batch_size, False)]
+    finally:
+        model.train(was_training)
+    return np.concatenate(parts, axis=0) if parts else np.empty((0,))
+
+
 def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=10, batch_size=32, validation_data=None,
         validation_split=0.0, metrics=(), lengths=None, clip_norm=None, scheduler=None, callbacks=(),
         checkpoint=None, shuffle=True, verbose=1):

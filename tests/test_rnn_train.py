@@ -121,3 +121,19 @@ def test_verbose_2_prints_one_line_per_epoch_and_no_bar(capsys):
     out, err = capsys.readouterr()
     assert [line.split()[:2] for line in out.strip().splitlines()] == [["epoch", "1/2"], ["epoch", "2/2"]]
     assert "batch" not in err
+
+
+def test_predict_batches_in_eval_mode_and_restores_training():
+    import numpy as np
+    from minigrad import nn
+    mg.manual_seed(0)
+    model = nn.Sequential(rnn.GRU(2, 5, batch_first=True, return_sequences=False), nn.Dropout(0.5), nn.Linear(5, 1))
+    x = np.random.default_rng(0).standard_normal((10, 4, 2)).astype(np.float32)
+    model.train()
+    got = rnn.train.predict(model, x, batch_size=3)  # batches of 3, 3, 3, 1
+    assert model.training and isinstance(got, np.ndarray) and got.shape == (10, 1)
+    model.eval()
+    np.testing.assert_allclose(got, model(mg.tensor(x)).numpy(), rtol=1e-5, atol=1e-6)  # dropout was off
+    lengths = [4, 2, 3, 1, 4, 4, 2, 3, 1, 4]
+    np.testing.assert_allclose(rnn.train.predict(model, x, batch_size=4, lengths=lengths),
+                               model(mg.tensor(x), lengths=lengths).numpy(), rtol=1e-5, atol=1e-6)
