@@ -137,6 +137,11 @@ def measure(fns, repeats=5, min_round_s=0.02, max_seconds=None, before_round=Non
     something. ``before_round`` maps a label to an untimed callable run before each of
     its rounds (e.g. to switch minigrad's active backend). ``warmup=False`` skips the
     untimed first call, for callers that already made it.
+
+    A callable may also run somewhere else (another process): if it has methods
+    ``calibrate(min_round_s) -> (number, seconds)`` and ``timed_round(number) -> seconds``,
+    those replace the local calibration and timing, and its rounds still take their
+    turn in the round-robin.
     """
     before_round = before_round or {}
     plan = {}
@@ -145,7 +150,7 @@ def measure(fns, repeats=5, min_round_s=0.02, max_seconds=None, before_round=Non
             before_round[label]()
         if warmup:
             fn()
-        number, t = _calibrate(fn, min_round_s)
+        number, t = fn.calibrate(min_round_s) if hasattr(fn, "timed_round") else _calibrate(fn, min_round_s)
         rounds = repeats
         if max_seconds is not None and t * repeats > max_seconds:
             rounds = max(3, min(repeats, int(max_seconds / t)))
@@ -158,7 +163,8 @@ def measure(fns, repeats=5, min_round_s=0.02, max_seconds=None, before_round=Non
                 continue
             if label in before_round:
                 before_round[label]()
-            samples[label].append(timeit.Timer(fn).timeit(number) / number)
+            elapsed = fn.timed_round(number) if hasattr(fn, "timed_round") else timeit.Timer(fn).timeit(number)
+            samples[label].append(elapsed / number)
     return {label: summarize(samples[label], plan[label][0]) for label in fns}
 
 

@@ -155,3 +155,47 @@ def test_rnn_suite_times_every_implementation_and_checks_outputs(tmp_path):
     text = printed[0]
     assert "[LSTM train]" in text and "Goals:" in text and "fused >= 10x composed" in text
     assert sorted(os.path.basename(p) for p in results["rnn"]["plots"]) == ["rnn_infer.png", "rnn_train.png"]
+
+
+def test_measure_takes_remote_rounds_in_turn():
+    """A callable timed elsewhere (calibrate + timed_round) joins the round-robin with local ones."""
+    order = []
+
+    class Remote:
+        def __call__(self):
+            order.append("remote call")
+
+        def calibrate(self, min_round_s):
+            return 7, 0.001
+
+        def timed_round(self, number):
+            order.append(("remote round", number))
+            return 0.002 * number
+
+    t = harness.measure({"local": lambda: order.append("local"), "remote": Remote()}, repeats=3, min_round_s=0.0,
+                        before_round={"remote": lambda: order.append("switch")})
+    assert t["remote"].median == pytest.approx(0.002) and t["remote"].number == 7 and t["remote"].repeats == 3
+    rounds = [o for o in order if o != "local"]
+    assert rounds == ["switch", "remote call"] + ["switch", ("remote round", 7)] * 3
+
+
+def test_torch_server_checks_its_output_and_times_rounds(tmp_path):
+    pytest.importorskip("torch")
+    from benchmarks.suites import rnn as suite
+    config = tiny_config(tmp_path, rnn_impls=("torch",))
+    model, x = suite._minigrad_model("GRU", (2, 5, 3, 4), True)
+    ref = model(x)[0].numpy()
+    server = suite.start_torch("GRU", (2, 5, 3, 4), model.state_dict(), x, ref, config, str(tmp_path), print)
+    try:
+        assert server.info["check"] == "ok"
+        number, seconds = server.runner("train").calibrate(0.001)
+        assert number >= 1 and seconds > 0
+        assert server.runner("infer").timed_round(3) > 0
+    finally:
+        server.close()
+    os.makedirs(tmp_path / "bad")  # a wrong reference must be reported, not timed as if fine
+    bad = suite.start_torch("GRU", (2, 5, 3, 4), model.state_dict(), x, ref + 1.0, config, str(tmp_path / "bad"), print)
+    try:
+        assert bad.info["check"].startswith("MISMATCH")
+    finally:
+        bad.close()

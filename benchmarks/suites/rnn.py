@@ -44,13 +44,18 @@ threads wait for work by spinning. In one process, after a PyTorch round its idl
 threads keep spinning on the two cores while minigrad's BLAS threads need them, and
 the other way round: measured there, PyTorch's LSTM step at (32,100,64,128) took 39 ms
 instead of 18 ms, and minigrad's slowed too. Users run one framework per process, so
-each is timed that way: the child gets the same weights, input, repeats and round
-length, and reports its per-round times and its output check.
+PyTorch runs in a child process (``TorchServer``) with the same weights and input, and
+the parent asks it for one timed round at a time: its rounds still take their turn in
+the round-robin with minigrad's, so a machine that slows down mid-run slows both. When
+the round-robin switches framework it first waits ``SETTLE_S`` for the other one's idle
+threads to stop spinning.
 """
 import json
 import os
 import subprocess
 import sys
+import tempfile
+import time
 
 import numpy as np
 
@@ -172,41 +177,123 @@ def _compare(y, ref):
 
 
 # ------------------------------------------------------------------ PyTorch
-def torch_child(npz_path, cell, size, repeats, min_round_s, max_seconds):
-    """In a process of its own: PyTorch's output check and train/infer timings, as a dict."""
+# Seconds to wait when the round-robin switches between minigrad and PyTorch: idle
+# OpenBLAS threads spin for up to ~0.1 s after their last product (2^28 cycles), and
+# PyTorch's OpenMP threads spin too; a round started while the other library's threads
+# still spin runs on one core.
+SETTLE_S = 0.3
+
+
+class TorchServer:
+    """PyTorch in a child process that runs calls and timed rounds when asked.
+
+    The child loads the same weights and input, checks its inference output against the
+    reference, and then answers one JSON line per command on stdin: ``call PHASE`` (one
+    untimed call), ``calibrate PHASE MIN_ROUND_S`` and ``round PHASE NUMBER`` (seconds
+    for NUMBER calls, timed in the child). ``runner(phase)`` is a callable that
+    ``harness.measure`` times remotely, so PyTorch's rounds take turns with minigrad's.
+    """
+
+    def __init__(self, npz_path, cell, size, log_path):
+        self.log = open(log_path, "w")
+        cmd = [sys.executable, "-m", "benchmarks.suites.rnn", "--torch-server", npz_path, cell,
+               ",".join(map(str, size))]
+        self.proc = subprocess.Popen(cmd, cwd=_REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.log, text=True)
+        self.info = self._read()
+
+    def _read(self):
+        line = self.proc.stdout.readline()
+        if not line:
+            self.proc.wait()
+            with open(self.log.name) as f:
+                err = (f.read().strip().splitlines() or ["no output"])[-1]
+            raise RuntimeError(f"the PyTorch process ended: {err}")
+        return json.loads(line)
+
+    def send(self, *words):
+        self.proc.stdin.write(" ".join(map(str, words)) + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def runner(self, phase):
+        server = self
+
+        class Remote:
+            def __call__(self):
+                server.send("call", phase)
+
+            def calibrate(self, min_round_s):
+                r = server.send("calibrate", phase, min_round_s)
+                return r["number"], r["seconds"]
+
+            def timed_round(self, number):
+                return server.send("round", phase, number)["seconds"]
+        return Remote()
+
+    def close(self):
+        try:
+            if self.proc.poll() is None:
+                self.proc.stdin.write("quit\n")
+                self.proc.stdin.close()
+            self.proc.wait(timeout=60)
+        finally:
+            self.log.close()
+
+
+def torch_server(npz_path, cell, size):
+    """The child side of ``TorchServer``: answer commands on stdin, one JSON line each."""
+    import timeit
+
     import torch
     torch.set_num_threads(os.cpu_count() or 1)
     data = np.load(npz_path)
     state = {k[len("p_"):]: data[k] for k in data.files if k.startswith("p_")}
     model, x = _torch_model(cell, size, state, data["x"])
-    out = {"check": _compare(torch_step(model, x, "infer")().numpy(), data["ref"]), "torch": torch.__version__,
-           "threads": torch.get_num_threads()}
-    for phase in ("train", "infer"):
-        t = harness.measure({phase: torch_step(model, x, phase)}, repeats=repeats, min_round_s=min_round_s,
-                            max_seconds=max_seconds)[phase]
-        out[phase] = {"samples": t.samples, "number": t.number}
-    return out
+    steps = {phase: torch_step(model, x, phase) for phase in ("train", "infer")}
+
+    def reply(obj):
+        print(json.dumps(obj), flush=True)
+
+    reply({"check": _compare(steps["infer"]().numpy(), data["ref"]), "torch": torch.__version__,
+           "threads": torch.get_num_threads()})
+    for line in sys.stdin:
+        cmd, *args = line.split()
+        if cmd == "quit":
+            break
+        fn = steps[args[0]]
+        if cmd == "call":
+            fn()
+            reply({})
+        elif cmd == "calibrate":
+            number, seconds = harness._calibrate(fn, float(args[1]))
+            reply({"number": number, "seconds": seconds})
+        elif cmd == "round":
+            reply({"seconds": timeit.Timer(fn).timeit(int(args[1]))})
 
 
-def measure_torch(cell, size, state, x, ref, config, log):
-    """{'check', 'train': Timing, 'infer': Timing} from a PyTorch child process, or None."""
+def start_torch(cell, size, state, x, ref, config, tmp, log):
+    """A TorchServer for this case, or None (not asked for, or PyTorch missing/failing)."""
     if "torch" not in config.rnn_impls:
         return None
-    import tempfile
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "case.npz")
-        np.savez(path, x=x.numpy(), ref=ref, **{f"p_{k}": np.asarray(v) for k, v in state.items()})
-        cmd = [sys.executable, "-m", "benchmarks.suites.rnn", "--torch", path, cell, ",".join(map(str, size)),
-               str(config.repeats), str(config.min_round_s), str(config.max_seconds)]
-        r = subprocess.run(cmd, cwd=_REPO, capture_output=True, text=True, timeout=1800)
-    if r.returncode != 0:
-        last = (r.stderr.strip().splitlines() or ["?"])[-1]
-        log(f"[rnn] no torch column for {cell} {size}: {last}")
+    path = os.path.join(tmp, "case.npz")
+    np.savez(path, x=x.numpy(), ref=ref, **{f"p_{k}": np.asarray(v) for k, v in state.items()})
+    try:
+        return TorchServer(path, cell, size, os.path.join(tmp, "torch.log"))
+    except RuntimeError as e:
+        log(f"[rnn] no torch column for {cell} {size}: {e}")
         return None
-    out = json.loads(r.stdout.strip().splitlines()[-1])
-    for phase in ("train", "infer"):
-        out[phase] = harness.summarize(out[phase]["samples"], out[phase]["number"])
-    return out
+
+
+def settling(framework, last, then=None):
+    """A before-round hook: wait SETTLE_S when the previous round was the other framework's."""
+    def hook():
+        if last.get("framework") not in (None, framework):
+            time.sleep(SETTLE_S)
+        last["framework"] = framework
+        if then is not None:
+            then()
+    return hook
 
 
 def kernel_case(cell, size, backend):
@@ -307,19 +394,25 @@ def _run_case(cell, size, config, roof, log):
     impls, x, state = implementations(cell, size, config, log)
     checks, ref = _check(impls, lambda: mg.set_backend(previous))
     timings = {}
-    for phase in ("train", "infer"):
-        fns = {label: make(phase) for label, (make, _) in impls.items()}
-        before = {label: switch for label, (_, switch) in impls.items() if switch}
-        timings[phase] = harness.measure(fns, repeats=config.repeats, min_round_s=config.min_round_s,
-                                         max_seconds=config.max_seconds, before_round=before)
+    with tempfile.TemporaryDirectory() as tmp:
+        server = start_torch(cell, size, state, x, ref, config, tmp, log)
+        try:
+            if server is not None:
+                checks["torch"] = server.info["check"]
+            for phase in ("train", "infer"):
+                last = {}
+                fns = {label: make(phase) for label, (make, _) in impls.items()}
+                before = {label: settling("minigrad", last, switch) for label, (_, switch) in impls.items()}
+                if server is not None:
+                    fns["torch"], before["torch"] = server.runner(phase), settling("torch", last)
+                timings[phase] = harness.measure(fns, repeats=config.repeats, min_round_s=config.min_round_s,
+                                                 max_seconds=config.max_seconds, before_round=before)
+        finally:
+            if server is not None:
+                server.close()
     mg.set_backend(previous)
-    torch_result = measure_torch(cell, size, state, x, ref, config, log)
-    if torch_result is not None:
-        checks["torch"] = torch_result["check"]
     records = []
     for phase, t in timings.items():
-        if torch_result is not None:
-            t["torch"] = torch_result[phase]
         base = t["torch"].median if "torch" in t else None
         work = flops(cell, size, phase)
         for label, timing in t.items():
@@ -458,9 +551,8 @@ def plot(records, out_dir):
 
 
 def _main(argv):
-    if argv[:1] == ["--torch"]:
-        path, cell, size = argv[1], argv[2], tuple(int(v) for v in argv[3].split(","))
-        print(json.dumps(torch_child(path, cell, size, int(argv[4]), float(argv[5]), float(argv[6]))))
+    if argv[:1] == ["--torch-server"]:
+        torch_server(argv[1], argv[2], tuple(int(v) for v in argv[3].split(",")))
         return 0
     if argv[:1] == ["--memory"]:
         cell, size, impl = argv[1], tuple(int(v) for v in argv[2].split(",")), argv[3]
