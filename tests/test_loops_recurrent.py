@@ -469,3 +469,26 @@ def test_matches_numpy_backend_reference(compiled, m, reverse, lengths):
     np.testing.assert_allclose(fa[1], fb[1], rtol=1e-10, atol=1e-12)  # hs
     for name in ga:
         np.testing.assert_allclose(ga[name], gb[name], rtol=1e-9, atol=1e-11, err_msg=name)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("trans_a", [False, True])
+def test_gemm_takes_a_column_slice_as_its_first_operand(dtype, trans_a):
+    """a = the first 2H of 3H columns (rows contiguous, row stride 3H): BLAS with lda = 3H."""
+    pytest.importorskip("numba")
+    funcs = _compiled_gemms()
+    rng = np.random.default_rng(5)
+    wide = rng.standard_normal((13, 9)).astype(dtype)
+    a = wide[:, :6]  # (13, 6), strides (9, 1) elements
+    b = rng.standard_normal((13, 4) if trans_a else (6, 4)).astype(dtype)
+    want = (a.T if trans_a else a).astype(np.float64) @ b.astype(np.float64)
+    for name in ("blas", "loop"):
+        out = np.full(want.shape, np.nan, dtype=dtype)
+        funcs[name](a, b, out, trans_a, False)
+        np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5, err_msg=name)
+    every_other = wide[:, ::2]  # (13, 5), inner stride 2: no BLAS form, the plain loop runs
+    b2 = rng.standard_normal((13, 4) if trans_a else (5, 4)).astype(dtype)
+    out = np.full((5 if trans_a else 13, 4), np.nan, dtype=dtype)
+    funcs["blas"](every_other, b2, out, trans_a, False)
+    want = (every_other.T if trans_a else every_other).astype(np.float64) @ b2.astype(np.float64)
+    np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-5)

@@ -100,8 +100,13 @@ def gemm(a, b, out, trans_a, trans_b):
 
 @overload(gemm)
 def _gemm_compiled(a, b, out, trans_a, trans_b):
-    if any(not isinstance(x, types.Array) or x.ndim != 2 or x.layout != "C" for x in (a, b, out)):
-        return None  # BLAS needs 2-D C-contiguous blocks: the caller slices them so
+    # BLAS takes 2-D blocks whose rows are contiguous: b and out must be C-contiguous; a
+    # may also be a column slice of one (rows of a wider array, e.g. the first 2H of 3H
+    # gate columns), passed with its own row stride as the "leading dimension".
+    if any(not isinstance(x, types.Array) or x.ndim != 2 for x in (a, b, out)):
+        return None
+    if b.layout != "C" or out.layout != "C" or a.layout not in ("C", "A"):
+        return None
     if not HAVE_BLAS:
         return lambda a, b, out, trans_a, trans_b: gemm_loop(a, b, out, trans_a, trans_b)
 
@@ -113,6 +118,10 @@ def _gemm_compiled(a, b, out, trans_a, trans_b):
         if kk == 0:
             out[:] = 0
             return
+        lda = a.strides[0] // a.itemsize
+        if a.strides[1] != a.itemsize or lda < a.shape[1]:
+            gemm_loop(a, b, out, trans_a, trans_b)  # not a row-contiguous block: no BLAS form
+            return
         _cblas_gemm(_TRANS if trans_a else _NO_TRANS, _TRANS if trans_b else _NO_TRANS, m, n, kk,
-                    a, a.shape[1], b, b.shape[1], out, n)
+                    a, lda, b, b.shape[1], out, n)
     return impl

@@ -161,18 +161,33 @@ def lstm_backward_loop(gates, hs, cs, w_hh, mask, reverse, d_out, d_gi, d_w_hh, 
 
 @kernel
 def gru_backward_loop(gates, hn, hs, w_hh, mask, reverse, d_out, d_gi, d_w_hh, d_b_hh, d_h0):
-    """BPTT for gru_forward_loop (equations in _gru_row_back). The recurrent side's gradient
-    d_gh differs from d_gi in the n block, so it gets its own (T, B, 3H) array."""
+    """BPTT for gru_forward_loop (equations in _gru_row_back).
+
+    The recurrent side's gradient d_gh differs from d_gi only in the n block (d_an * r
+    instead of d_an). Each step's d_gh is built in a (B, 3H) scratch for the product with
+    W_hh, and only its n block is kept, (T, B, H): the r and z rows of d_W_hh come from
+    d_gi's first 2H columns, the n rows from that block. Memory at the peak: a (T, B, H)
+    array instead of a second (T, B, 3H) one.
+    """
     T, B, H = d_out.shape
-    d_gh = np.empty_like(d_gi)
+    d_ghn = np.empty((T, B, H), d_gi.dtype)
+    step = np.empty((B, 3 * H), d_gi.dtype)
     tmp = np.empty_like(d_h0)
     for k in range(T - 1, -1, -1):
         t = T - 1 - k if reverse else k
         for b in range(B):
             if mask[t, b]:
-                _gru_row_back(gates[t, b], hn[t, b], hs[k, b], d_out[t, b], d_h0[b], d_gi[t, b], d_gh[t, b])
+                _gru_row_back(gates[t, b], hn[t, b], hs[k, b], d_out[t, b], d_h0[b], d_gi[t, b], step[b])
+                row, src = d_ghn[t, b], step[b]
+                for j in range(H):
+                    row[j] = src[2 * H + j]
             else:
                 _zero(d_gi[t, b])
-                _zero(d_gh[t, b])
-        _propagate(d_gh[t], w_hh, mask[t], tmp, d_h0, True)
-    _finish(d_gh, _h_prev(hs, reverse), d_w_hh, d_b_hh)
+                _zero(step[b])
+                _zero(d_ghn[t, b])
+        _propagate(step, w_hh, mask[t], tmp, d_h0, True)
+    h_prev = _h_prev(hs, reverse)
+    rz = d_gi.reshape(T * B, 3 * H)[:, :2 * H]  # the r and z columns: a strided block
+    _matmul(rz, h_prev.reshape(T * B, H), d_w_hh[:2 * H], True, False)
+    _reduce_rows(rz, d_b_hh[:2 * H])
+    _finish(d_ghn, h_prev, d_w_hh[2 * H:], d_b_hh[2 * H:])
