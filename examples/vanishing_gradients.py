@@ -12,10 +12,10 @@ LSTM with PyTorch's default initialisation, an LSTM whose forget-gate bias start
 a short training run as a character language model (``--epochs`` passes over the
 first 40,000 characters, ``rnn.TBPTT``).
 
-How the gradients are caught. The layers (``rnn.LSTM`` etc.) keep their per-step
-states inside the recurrence, so here the cells run in a Python loop, which is exactly
-what ``rnn.LSTM(..., fused=False)`` does (checked below), and a hook on every h_t
-records its gradient as backward passes through it::
+How the gradients are caught. The fused layers keep no per-step tensors, but the
+composed path (``rnn.LSTM(..., fused=False)``) builds every h_t as a tensor of its own
+and keeps them in ``layer.step_states``; a hook on every h_t records its gradient as
+backward passes through it::
 
     h.register_hook(lambda g, t=t: norms.__setitem__(t, np.linalg.norm(g.numpy())))
 
@@ -38,12 +38,12 @@ from minigrad import nn, optim
 
 from _common import Stopwatch, data_path, parser, save_metrics, seed_everything
 
-# name -> (layer class, cell class, extra constructor arguments)
+# name -> (layer class, extra constructor arguments)
 MODELS = {
-    "RNN (tanh)": (rnn.RNN, rnn.RNNCell, {}),
-    "LSTM": (rnn.LSTM, rnn.LSTMCell, {}),
-    "LSTM, forget_bias=1": (rnn.LSTM, rnn.LSTMCell, {"forget_bias": 1.0}),
-    "GRU": (rnn.GRU, rnn.GRUCell, {}),
+    "RNN (tanh)": (rnn.RNN, {}),
+    "LSTM": (rnn.LSTM, {}),
+    "LSTM, forget_bias=1": (rnn.LSTM, {"forget_bias": 1.0}),
+    "GRU": (rnn.GRU, {}),
 }
 
 
@@ -61,47 +61,29 @@ class CharModel(nn.Module):
         return self.head(out), state
 
 
-def as_cell(model, cell_cls):
-    """A float64 cell with the layer's weights (weight_ih_l0 -> weight_ih, ...)."""
-    layer = model.rnn
-    cell = cell_cls(layer.input_size, layer.hidden_size, dtype=mg.float64)
-    cell.load_state_dict({name.replace("_l0", ""): w for name, w in layer.state_dict().items()})
-    return cell
-
-
-def gradient_profile(model, cell_cls, ids):
+def gradient_profile(model, ids):
     """||dL/dh_t|| for t = 0..T-1, where L = cross-entropy of ids[T] predicted from h_{T-1} alone.
 
-    ids: (T + 1,) character ids. Returns (norms (T,), final h (1, H)).
+    ids: (T + 1,) character ids. The model's recurrent layer is copied into a float64
+    layer on the composed path (``fused=False``), which keeps every step's hidden state
+    as a tensor of its own in ``layer.step_states``; a hook on each records its gradient.
+    Returns norms (T,).
     """
-    cell = as_cell(model, cell_cls)
-    x = mg.tensor(model.embed.weight.numpy()[ids[:-1]], dtype=mg.float64)  # (T, E): the same inputs for all
+    src = model.rnn
+    layer = type(src)(src.input_size, src.hidden_size, fused=False, dtype=mg.float64)
+    layer.load_state_dict(src.state_dict())
+    x = mg.tensor(model.embed.weight.numpy()[ids[:-1]], dtype=mg.float64)[:, None]  # (T, 1, E): a batch of one
+    out, _ = layer(x)
     steps = len(ids) - 1
     norms = np.zeros(steps)
-    h, c = None, None
-    for t in range(steps):
-        xt = x[t:t + 1]  # (1, E): a batch of one
-        if cell_cls is rnn.LSTMCell:
-            h, c = cell(xt, None if h is None else (h, c))
-        else:
-            h = cell(xt, h)
+    for t, h in enumerate(layer.step_states[0]):  # one layer, one direction: T tensors (1, H)
         # Called during backward with dL/dh_t, once every later step has added its part.
         h.register_hook(lambda g, t=t: norms.__setitem__(t, np.linalg.norm(g.numpy())))
-    head = nn.Linear(cell.hidden_size, model.head.out_features, dtype=mg.float64)
+    head = nn.Linear(layer.hidden_size, model.head.out_features, dtype=mg.float64)
     head.load_state_dict(model.head.state_dict())
-    loss = nn.functional.cross_entropy(head(h), mg.tensor(ids[-1:]))
+    loss = nn.functional.cross_entropy(head(out[-1]), mg.tensor(ids[-1:]))
     loss.backward()
-    return norms, h
-
-
-def check_same_as_composed_layer(model, cell_cls, ids, h_last):
-    """The loop of cells computes what the layer's composed path computes (fused=False)."""
-    layer = type(model.rnn)(model.rnn.input_size, model.rnn.hidden_size, fused=False, dtype=mg.float64)
-    layer.load_state_dict(model.rnn.state_dict())
-    x = mg.tensor(model.embed.weight.numpy()[ids[:-1]], dtype=mg.float64)[:, None]  # (T, 1, E)
-    with mg.no_grad():
-        out = layer(x)[0]
-    np.testing.assert_allclose(out.numpy()[-1], h_last.numpy(), rtol=1e-10, atol=1e-12)
+    return norms
 
 
 def train_briefly(model, stream, epochs, bptt, name, clock):
@@ -165,14 +147,12 @@ def main(argv=None):
     clock = Stopwatch()
     profiles = {"at initialisation": {}, "after training": {}}
     curves = {}
-    for name, (layer_cls, cell_cls, kwargs) in MODELS.items():
+    for name, (layer_cls, kwargs) in MODELS.items():
         mg.manual_seed(args.seed)  # the same embedding, so the same input vectors, for every model
         model = CharModel(layer_cls, len(vocab), args.embed, args.hidden, **kwargs)
-        norms, h_last = gradient_profile(model, cell_cls, probe)
-        check_same_as_composed_layer(model, cell_cls, probe, h_last)
-        profiles["at initialisation"][name] = norms
+        profiles["at initialisation"][name] = gradient_profile(model, probe)
         curves[f"{name} loss"] = train_briefly(model, train_stream, args.epochs, args.bptt, name, clock)
-        profiles["after training"][name] = gradient_profile(model, cell_cls, probe)[0]
+        profiles["after training"][name] = gradient_profile(model, probe)
 
     ratios = {}
     for stage, by_model in profiles.items():
