@@ -10,12 +10,14 @@ competing for the same cores). numba registers the functions with LLVM by name
 This module imports neither numba nor llvmlite, so the cython backend can use it alone.
 """
 import ctypes
+import functools
 import glob
 import os
 
 import numpy as np
 
 
+@functools.lru_cache(maxsize=None)  # scans the process's libraries: once is enough
 def numpy_blas():
     """(ctypes library, symbol prefix, symbol suffix, int bits) of numpy's BLAS, or None."""
     # numpy's wheels bundle OpenBLAS beside the package: look there first, so that another

@@ -33,7 +33,7 @@ class NumpyBackend(RecurrentReference):
     description = "vectorised numpy: the reference every other backend is tested against"
     # Kernels that only allocate, copy, view or move arrays: shared by every CPU backend.
     PLUMBING = frozenset({"asarray", "ensure_array", "to_numpy", "zeros", "full", "arange", "eye", "astype", "copy",
-                          "owns", "contiguous", "reshape", "transpose", "broadcast_to", "flip", "pad", "concatenate", "stack",
+                          "owns", "reshape", "transpose", "broadcast_to", "flip", "pad", "concatenate", "stack",
                           "getitem"})
 
     # ------------------------------------------------------------------ arrays
@@ -74,11 +74,6 @@ class NumpyBackend(RecurrentReference):
     @staticmethod
     def copy(a):
         return np.array(a, copy=True)
-
-    @staticmethod
-    def contiguous(a):
-        """``a`` as a C-contiguous array: itself when it already is, else a copy."""
-        return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
     @staticmethod
     def owns(a):

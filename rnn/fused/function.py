@@ -61,15 +61,14 @@ class _FusedRecurrence(Function):
     def forward(self, x, w_ih, w_hh, *rest, mask, reverse, relu, has_b):
         k = self.k
         rest = list(rest)
-        b_ih = k.contiguous(rest.pop(0)) if has_b[0] else None
-        b_hh = k.contiguous(rest.pop(0)) if has_b[1] else None
-        states = [k.contiguous(s) for s in rest]  # [h0] or [h0, c0]
-        w_hh = k.contiguous(w_hh)
+        b_ih = rest.pop(0) if has_b[0] else None
+        b_hh = rest.pop(0) if has_b[1] else None
+        states = rest  # [h0] or [h0, c0]
         steps, batch, n_in = x.shape
         # 1. the input projection of every step in one matmul
         x2 = k.reshape(x, (steps * batch, n_in))
         gi = k.matmul(x2, k.transpose(w_ih, (1, 0)))
-        gi = k.contiguous(k.reshape(gi, (steps, batch, gi.shape[-1])))
+        gi = k.reshape(gi, (steps, batch, gi.shape[-1]))
         # 2. the recurrence in one kernel, biases included; keep what backward needs
         if self.mode == "RNN":
             packed, hs = k.rnn_forward(gi, w_hh, b_ih, b_hh, states[0], mask, reverse, relu)
@@ -88,7 +87,6 @@ class _FusedRecurrence(Function):
         k = self.k
         x2, w_ih, w_hh, saved, mask, reverse, relu, has_b, x_shape = self.saved
         steps = x_shape[0]
-        g = k.contiguous(g)
         d_out, d_final = g[:steps], [g[steps + s] for s in range(g.shape[0] - steps)]
         # 3. BPTT: the reverse recurrence in one kernel
         if self.mode == "RNN":
