@@ -1,19 +1,21 @@
 """Reverse-mode automatic differentiation.
 
-Every differentiable op is a ``Function`` subclass with a ``forward`` (arrays in, one
-array out) and a ``backward`` (gradient of the output in, gradient of each input out),
-written side by side. ``Function.apply`` runs forward and, when some input requires a
-gradient and grad mode is on, records the op as the ``_ctx`` of its output tensor:
-that link from output to op to inputs *is* the graph.
+Every differentiable op is a ``Function`` subclass with a ``forward`` (arrays in, an
+array out, or a tuple of arrays for an op with several outputs) and a ``backward``
+(the gradient of each output in, the gradient of each input out), written side by
+side. ``Function.apply`` runs forward and, when some input requires a gradient and
+grad mode is on, records the op as the ``_ctx`` of its output tensors: that link from
+output to op to inputs *is* the graph.
 
 ``backward(root)`` walks that graph from the root to the leaves in reverse
 topological order (iteratively: a 100,000-step chain must not hit Python's recursion
-limit), calls each op's backward once all of its output's gradient has arrived, and
-accumulates the gradients that reach the leaves into their ``.grad``.
+limit), calls each op's backward once the gradients of all its outputs have arrived,
+and accumulates the gradients that reach the leaves into their ``.grad``.
 """
 import contextlib
 import threading
 import traceback
+import weakref
 
 from . import backends
 
@@ -85,26 +87,30 @@ class enable_grad(_GradModeContext):
 
 
 # ---------------------------------------------------------- anomaly detection
-_anomaly = {"on": False}
+class _AnomalyMode(threading.local):
+    on = False  # per thread, like grad mode: one thread debugging does not slow the others
+
+
+_anomaly = _AnomalyMode()
 
 
 def is_anomaly_enabled():
-    return _anomaly["on"]
+    return _anomaly.on
 
 
 @contextlib.contextmanager
 def detect_anomaly(enabled=True):
-    """Check every gradient for NaN/inf as backward produces it.
+    """Check every gradient for NaN/inf as backward produces it (in this thread).
 
     When one appears, backward stops with a ``FloatingPointError`` naming the op whose
     backward produced it and showing where in your code that op was created. Slow (it
     records a stack per op and scans every gradient): use it to debug, not to train.
     """
-    prev, _anomaly["on"] = _anomaly["on"], bool(enabled)
+    prev, _anomaly.on = _anomaly.on, bool(enabled)
     try:
         yield
     finally:
-        _anomaly["on"] = prev
+        _anomaly.on = prev
 
 
 # ------------------------------------------------------------------ Function
@@ -112,14 +118,18 @@ class Function:
     """One differentiable op. Subclasses implement ``forward`` and ``backward``.
 
     ``forward(self, *arrays, **params)`` gets the input tensors' arrays and returns the
-    output array; it may keep what backward needs with ``self.save(...)``.
-    ``backward(self, g)`` gets dL/d(output) and returns dL/d(input) for each tensor
-    input (a tuple, or a single array for one input); ``None`` for inputs that need no
-    gradient (``self.needs_input_grad[i]`` says which do).
+    output array, or a tuple of arrays for an op with several outputs (an LSTM layer
+    returns its outputs, h_n and c_n); it keeps what backward needs in ``self.saved``
+    (``self.save(a, b)`` stores the tuple ``(a, b)`` there).
+    ``backward(self, *grads)`` gets dL/d(output), one array per output (``None`` for an
+    output no gradient reached), and returns dL/d(input) for each tensor input (a
+    tuple, or a single array for one input); ``None`` for inputs that need no gradient
+    (``self.needs_input_grad[i]`` says which do).
     ``self.k`` is the backend whose kernels do the arithmetic.
     """
 
     __slots__ = ("k", "parents", "saved", "needs_input_grad", "created_at")
+    outputs = None  # several outputs: weak references to them, in forward's order
 
     def save(self, *arrays):
         self.saved = arrays
@@ -138,23 +148,25 @@ class Function:
                     f"({', '.join(x._device for x in inputs)}); move them with .to(device) first")
             if t.requires_grad:
                 needs = True
-        fn.k = backends._active if device == "cpu" else backends.for_device(device)
+        fn.k = backends.active() if device == "cpu" else backends.for_device(device)
         out = fn.forward(*[t.data for t in inputs], **params)
-        if out.ndim == 0:  # numpy returns scalars from 0-d ufuncs/reductions; keep tensors array-backed
-            out = fn.k.ensure_array(out)
-        result = _Tensor._wrap(out, False, device)
-        if needs and _state.grad:
-            result.requires_grad = True
-            result._ctx = fn
+        record = needs and _state.grad
+        if type(out) is tuple:
+            results = tuple(_result(fn, o, device, record) for o in out)
+            if record:
+                fn.outputs = tuple(weakref.ref(r) for r in results)
+        else:
+            results = _result(fn, out, device, record)
+        if record:
             fn.parents = inputs
-            if _anomaly["on"]:
+            if _anomaly.on:
                 fn.created_at = "".join(traceback.format_stack(limit=12)[:-2])
-        return result
+        return results
 
     def forward(self, *arrays, **params):
         raise NotImplementedError
 
-    def backward(self, g):
+    def backward(self, *grads):
         raise NotImplementedError
 
     @property
@@ -163,6 +175,17 @@ class Function:
 
     def __repr__(self):
         return f"<{self.name}>"
+
+
+def _result(fn, out, device, record):
+    """One output array as a tensor, linked to ``fn`` when the graph is being recorded."""
+    if out.ndim == 0:  # numpy returns scalars from 0-d ufuncs/reductions; keep tensors array-backed
+        out = fn.k.ensure_array(out)
+    result = _Tensor._wrap(out, False, device)
+    if record:
+        result.requires_grad = True
+        result._ctx = fn
+    return result
 
 
 _Tensor = None  # set by tensor.py (avoids an import cycle)
@@ -224,38 +247,63 @@ def backward(root, grad=None, retain_graph=False):
             raise ValueError(f"backward: grad has shape {tuple(g0.shape)} but the output has shape {root.shape}")
         g0 = k.copy(g0)  # never let the caller's array end up (and be mutated) in some .grad
 
-    anomaly = _anomaly["on"]
+    anomaly = _anomaly.on
+    order = _topological_order(root)
+    # An op with several outputs runs its backward once, after the last of its outputs
+    # that the graph reaches: ``waiting`` holds the gradients collected so far.
+    waiting = {}
+    for t in order:
+        fn = t._ctx
+        if fn is not None and fn.outputs is not None:
+            if fn not in waiting:
+                waiting[fn] = [0, [None] * len(fn.outputs)]
+            waiting[fn][0] += 1
     grads = {id(root): g0}
     handed_to_leaves = set()
-    for t in reversed(_topological_order(root)):
+    for t in reversed(order):
         g = grads.pop(id(t), None)
-        if g is None:
-            continue
-        if t._hooks:
-            for hook in t._hooks:
-                new = hook(_Tensor._wrap(g, False, t._device))
-                if new is not None:
-                    g = new.data if isinstance(new, _Tensor) else new
         fn = t._ctx
-        if fn is None:  # a leaf: accumulate
-            # A leaf's .grad must own its array: backward may hand the same array (or a
-            # view of it) to several tensors, and users/optimizers may scale .grad in place.
-            tk = t._k()
-            if g.dtype != t.dtype:
-                g = tk.astype(g, t.dtype)
-            if not tk.owns(g) or id(g) in handed_to_leaves:
-                g = tk.copy(g)
-            handed_to_leaves.add(id(g))
-            t.grad = _Tensor._wrap(g if t.grad is None else _accumulate(t, g), False, t._device)
+        if g is not None:
+            if t._hooks:
+                for hook in t._hooks:
+                    new = hook(_Tensor._wrap(g, False, t._device))
+                    if new is not None:
+                        g = new.data if isinstance(new, _Tensor) else new
+            if fn is None:  # a leaf: accumulate
+                # A leaf's .grad must own its array: backward may hand the same array (or a
+                # view of it) to several tensors, and users/optimizers may scale .grad in place.
+                tk = t._k()
+                if g.dtype != t.dtype:
+                    g = tk.astype(g, t.dtype)
+                if not tk.owns(g) or id(g) in handed_to_leaves:
+                    g = tk.copy(g)
+                handed_to_leaves.add(id(g))
+                t.grad = _Tensor._wrap(g if t.grad is None else _accumulate(t, g), False, t._device)
+                continue
+            if t._retains_grad:
+                # This array also flows on to the parents (often unchanged, e.g. through an
+                # add), so it is registered like a leaf's: no two .grad share memory.
+                kept = t._k().copy(g) if id(g) in handed_to_leaves else g
+                handed_to_leaves.add(id(kept))
+                t.grad = _Tensor._wrap(kept if t.grad is None else _accumulate(t, kept), False, t._device)
+        if fn is None:
             continue
-        if t._retains_grad:
-            # This array also flows on to the parents (often unchanged, e.g. through an
-            # add), so it is registered like a leaf's: no two .grad share memory.
-            kept = t._k().copy(g) if id(g) in handed_to_leaves else g
-            handed_to_leaves.add(id(kept))
-            t.grad = _Tensor._wrap(kept if t.grad is None else _accumulate(t, kept), False, t._device)
+        if fn.outputs is None:
+            if g is None:
+                continue
+            out_grads = (g,)
+        else:
+            entry = waiting[fn]
+            if g is not None:
+                entry[1][_output_index(fn, t)] = g
+            entry[0] -= 1
+            if entry[0]:  # another output of fn is still to come
+                continue
+            out_grads = entry[1]
+            if all(x is None for x in out_grads):
+                continue
         fn.needs_input_grad = tuple([p.requires_grad for p in fn.parents])
-        in_grads = fn.backward(g)
+        in_grads = fn.backward(*out_grads)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
         for i, (p, pg) in enumerate(zip(fn.parents, in_grads)):
@@ -269,6 +317,14 @@ def backward(root, grad=None, retain_graph=False):
             fn.parents = None
             fn.saved = None
     return None
+
+
+def _output_index(fn, t):
+    """Which of fn's outputs the tensor t is."""
+    for i, ref in enumerate(fn.outputs):
+        if ref() is t:
+            return i
+    raise RuntimeError(f"{fn.name}: tensor is not one of its outputs")
 
 
 def _accumulate(t, g):

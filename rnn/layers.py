@@ -34,9 +34,9 @@ import numpy as np
 
 import minigrad as mg
 from minigrad import nn
+from minigrad.nn import functional as F
 
 from .cells import gru_step, lstm_step, rnn_step
-from .fused import fused_direction
 from .params import GATES, init_params, make_params
 
 
@@ -138,7 +138,7 @@ class _RNNBase(nn.Module):
         x, states, lengths, unbatched = self._prepare(x, hx, lengths)
         t, b, _ = x.shape
         zeros = mg.zeros(b, self.hidden_size, dtype=x.dtype, device=x.device)
-        mask = None if lengths is None else _step_masks(lengths, t, x)
+        mask = None if lengths is None or self.fused else _step_masks(lengths, t, x)
         self.step_states = None if self.fused else []
         finals = [[] for _ in states]
         layer_in = x
@@ -147,7 +147,7 @@ class _RNNBase(nn.Module):
             for d in range(self.num_directions):
                 k = layer * self.num_directions + d
                 init = [zeros if s is None else s[k] for s in states]
-                out, last = self._run_direction(layer_in, init, self.group(layer, d), d == 1, mask)
+                out, last = self._run_direction(layer_in, init, self.group(layer, d), d == 1, lengths, mask)
                 outs.append(out)
                 for store, v in zip(finals, last):
                     store.append(v)
@@ -174,14 +174,23 @@ class _RNNBase(nn.Module):
             output = last[0] if d == 1 else mg.cat([last[0], last[1]], axis=-1)
         return (output, *finals) if self.return_state else output
 
-    def _run_direction(self, x, init, params, reverse, mask):
+    def _run_direction(self, x, init, params, reverse, lengths, mask):
         """One layer, one direction: output (T, B, H) and the final state(s).
 
-        The fused Function (``rnn/fused``) by default; ``fused=False`` runs the composed cells
-        and keeps each step's output tensor in ``self.step_states`` (see ``forward``).
+        The fused layer (``minigrad.nn.functional.lstm_sequence`` ...: one graph node for
+        the whole sequence) by default; ``fused=False`` runs the composed cells and keeps
+        each step's output tensor in ``self.step_states`` (see ``forward``).
         """
         if self.fused:
-            return fused_direction(self.mode, x, init, params, reverse, mask, self.nonlinearity)
+            if self.mode == "LSTM":
+                out, h_n, c_n = F.lstm_sequence(x, *params, *init, lengths=lengths, reverse=reverse)
+                return out, [h_n, c_n]
+            if self.mode == "GRU":
+                out, h_n = F.gru_sequence(x, *params, *init, lengths=lengths, reverse=reverse)
+            else:
+                out, h_n = F.rnn_sequence(x, *params, *init, lengths=lengths, reverse=reverse,
+                                          nonlinearity=self.nonlinearity)
+            return out, [h_n]
         return composed_direction(self.mode, x, init, params, reverse, mask, self.nonlinearity,
                                   record=self.step_states)
 

@@ -528,3 +528,81 @@ def test_transcendental_ops_of_integer_tensors_give_default_float():
     i = mg.tensor([1, 2, 3])
     for op in (mg.exp, mg.log, mg.sqrt, mg.tanh, mg.sigmoid):
         assert op(i).dtype == np.float32
+
+
+# ------------------------------------------------ Functions with several outputs
+class _SplitSquares(mg.Function):
+    """(x^2, x^3, 2x): three outputs, each with its own gradient path."""
+
+    def forward(self, x):
+        self.save(x)
+        k = self.k
+        sq = k.mul(x, x)
+        return sq, k.mul(sq, x), k.mul(x, 2.0)
+
+    def backward(self, g_sq, g_cube, g_two):
+        (x,) = self.saved
+        k = self.k
+        self.seen = (g_sq is None, g_cube is None, g_two is None)
+        total = k.zeros(x.shape, x.dtype)
+        if g_sq is not None:
+            total = k.add(total, k.mul(g_sq, k.mul(x, 2.0)))
+        if g_cube is not None:
+            total = k.add(total, k.mul(g_cube, k.mul(k.mul(x, x), 3.0)))
+        if g_two is not None:
+            total = k.add(total, k.mul(g_two, 2.0))
+        return total
+
+
+def test_function_with_several_outputs_runs_backward_once_with_every_gradient(backend):
+    x = f64([0.5, -1.5, 2.0])
+    sq, cube, two = _SplitSquares.apply(x)
+    assert sq.grad_fn is cube.grad_fn is two.grad_fn
+    (sq * 3.0 + cube).sum().backward()  # `two` is not used: its gradient arrives as None
+    node = sq.grad_fn
+    assert node.seen == (False, False, True)
+    xs = x.numpy()
+    assert_close(x.grad, 6 * xs + 3 * xs ** 2, np.float64)
+    assert mg.gradcheck(lambda t: mg.cat(list(_SplitSquares.apply(t))), [f64([0.3, -0.7])])
+
+
+def test_several_outputs_each_reaching_the_loss_through_other_ops(backend):
+    x = f64([1.0, 2.0])
+    sq, cube, two = _SplitSquares.apply(x)
+    y = (sq * cube).sum() + (two.exp() * sq).sum()  # outputs feed each other's consumers
+    y.backward()
+    xs = x.numpy()
+    expected = 5 * xs ** 4 + np.exp(2 * xs) * (2 * xs ** 2 + 2 * xs)
+    assert_close(x.grad, expected, np.float64)
+
+
+def test_several_outputs_hooks_and_retain_grad_per_output():
+    x = f64([1.0, -2.0])
+    sq, cube, _ = _SplitSquares.apply(x)
+    seen = []
+    sq.register_hook(lambda g: seen.append(g.numpy().copy()) or g * 0.0)  # cut sq's path
+    cube.retain_grad()
+    (sq + cube).sum().backward()
+    np.testing.assert_array_equal(seen[0], [1.0, 1.0])
+    np.testing.assert_array_equal(cube.grad.numpy(), [1.0, 1.0])
+    np.testing.assert_allclose(x.grad.numpy(), 3 * x.numpy() ** 2)  # only the cube path
+
+
+def test_several_outputs_second_backward_through_a_freed_node_is_an_error():
+    x = f64([1.0])
+    sq, cube, _ = _SplitSquares.apply(x)
+    sq.sum().backward()
+    with pytest.raises(RuntimeError, match="a second time"):
+        cube.sum().backward()
+    x.grad = None
+    sq, cube, _ = _SplitSquares.apply(x)
+    sq.sum().backward(retain_graph=True)
+    cube.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0 + 3.0])
+
+
+def test_several_outputs_without_grad_record_nothing():
+    x = f64([1.0])
+    with mg.no_grad():
+        outs = _SplitSquares.apply(x)
+    assert all(o.grad_fn is None and not o.requires_grad for o in outs)

@@ -9,7 +9,7 @@ numba's (minigrad/backends/loops/recurrent*.py) and Cython's (minigrad/backends/
 
 Tests taking the ``compiled`` fixture run once per compiled backend and skip one that is
 not available (numba not installed, Cython extension not built).
-The contract (shapes, saved arrays, mask and reverse semantics) is rnn/fused/CONTRACT.md.
+The contract (shapes, saved arrays, mask and reverse semantics) is minigrad/backends/kernel_set.py.
 """
 import numpy as np
 import pytest
@@ -80,23 +80,20 @@ def make(mode, T, B, H, dtype=np.float64, seed=0, bias=True, lengths=None, scale
 
 
 def run_forward(k, mode, p, reverse=False, relu=False):
-    """The kernel's forward as (out, hs, cs or None, saved...); checks the packed layout."""
+    """The kernel's forward as (out, hs, cs or None, saved...)."""
     T = p["gi"].shape[0]
     args = (p["gi"], p["w_hh"], p["b_ih"], p["b_hh"], p["h0"])
     cs, saved = None, ()
     if mode == "rnn":
-        packed, hs = k.rnn_forward(*args, p["mask"], reverse, relu)
+        out, hs = k.rnn_forward(*args, p["mask"], reverse, relu)
     elif mode == "lstm":
-        packed, hs, cs, gates = k.lstm_forward(*args, p["c0"], p["mask"], reverse)
+        out, hs, cs, gates = k.lstm_forward(*args, p["c0"], p["mask"], reverse)
         saved = (gates,)
     else:
-        packed, hs, gates, hn = k.gru_forward(*args, p["mask"], reverse)
+        out, hs, gates, hn = k.gru_forward(*args, p["mask"], reverse)
         saved = (gates, hn)
-    finals = [hs] if cs is None else [hs, cs]
-    assert packed.shape == (T + len(finals),) + hs.shape[1:] and packed.flags.c_contiguous
-    for s, states in enumerate(finals):  # packed = [out_0 .. out_{T-1}, h_n (, c_n)]
-        np.testing.assert_array_equal(packed[T + s], states[T])
-    return packed[:T], hs, cs, saved
+    assert out.shape == (T,) + hs.shape[1:]
+    return out, hs, cs, saved
 
 
 def run_backward(k, mode, p, fwd, d_out, d_hn, d_cn, reverse=False, relu=False):
@@ -365,8 +362,7 @@ def test_wrong_shapes_are_clear_errors_not_reads_out_of_bounds(compiled):
         k.gru_forward(p["gi"], p["w_hh"], p["b_ih"], p["b_hh"], p["h0"], np.ones((2, 3), bool), False)
     with pytest.raises(ValueError, match=r"gru_forward: b_ih has shape \(8,\), expected \(12,\)"):
         k.gru_forward(p["gi"], p["w_hh"], p["b_ih"][:8], p["b_hh"], p["h0"], None, False)
-    packed, hs, gates, hn = k.gru_forward(p["gi"], p["w_hh"], p["b_ih"], p["b_hh"], p["h0"], None, False)
-    out = packed[:3]
+    out, hs, gates, hn = k.gru_forward(p["gi"], p["w_hh"], p["b_ih"], p["b_hh"], p["h0"], None, False)
     with pytest.raises(ValueError, match="gru_backward: d_out has shape"):
         k.gru_backward(gates, hn, hs, p["w_hh"], None, False, out[:2], None)
     with pytest.raises(ValueError, match="gru_backward: w_hh has shape"):

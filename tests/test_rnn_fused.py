@@ -1,4 +1,4 @@
-"""The fused recurrent path (rnn/fused) against the composed cells, finite differences and PyTorch.
+"""The fused recurrent path (minigrad/ops/recurrent.py) against the composed cells, finite differences and PyTorch.
 
 Sizes stay tiny (T <= 5, B <= 3, H <= 4): the "python" backend runs its loops interpreted.
 Until a backend compiles its own recurrent kernels it inherits numpy's reference, and the
@@ -10,7 +10,7 @@ import pytest
 import minigrad as mg
 import rnn
 from conftest import assert_close, f64
-from rnn.fused import FusedGRU, FusedLSTM, FusedRNN
+from minigrad.ops.recurrent import FusedGRU, FusedLSTM, FusedRNN
 
 T, B, I, H = 4, 3, 3, 4
 LENGTHS = [4, 1, 3]  # includes 1 and T; unsorted
@@ -100,9 +100,9 @@ def test_layers_build_one_fused_node_per_layer_and_direction():
     m = make("LSTM", num_layers=2)
     x, hx, _ = inputs(m)
     out, (h_n, c_n) = m(x, hx)
-    node = out._ctx.parents[0]._ctx  # out = packed[:T]
-    assert isinstance(node, FusedLSTM)
-    assert isinstance(node.parents[0]._ctx.parents[0]._ctx, FusedLSTM)  # layer 0's output, sliced
+    node = out._ctx  # out, h_n, c_n: the three outputs of one node
+    assert isinstance(node, FusedLSTM) and h_n._ctx.parents[-1]._ctx is node and c_n._ctx.parents[-1]._ctx is node
+    assert isinstance(node.parents[0]._ctx, FusedLSTM)  # layer 0's output
     m.fused = False
     composed = m(x, hx)[0]._ctx  # a Stack of T per-step outputs
     assert type(composed).__name__ == "Stack" and len(composed.parents) == T

@@ -20,6 +20,7 @@ numpy); the environment variable ``MINIGRAD_BACKEND`` picks another at import ti
 import contextlib
 import importlib
 import os
+import threading
 
 from .numpy_backend import NumpyBackend
 
@@ -36,7 +37,20 @@ _CPU_PREFERENCE = ("numba", "cython", "numpy")
 
 _loaded = {"numpy": NumpyBackend}
 _errors = {}
-_active = NumpyBackend
+
+
+class _ThreadState(threading.local):
+    """The active CPU backend, per thread. A new thread starts with the process default
+    (the class attribute, set at import); ``set_backend`` changes the calling thread's only."""
+    backend = NumpyBackend
+
+
+_state = _ThreadState()
+
+
+def active():
+    """The calling thread's active CPU backend (what ``Function.apply`` runs CPU ops on)."""
+    return _state.backend
 
 
 def kernel_names(include_plumbing=False):
@@ -73,7 +87,7 @@ def _load(name):
 def get_backend(name=None):
     """The active CPU backend (or the backend called ``name``)."""
     if name is None:
-        return _active
+        return _state.backend
     b = _load(name)
     if b is None:
         raise RuntimeError(f"backend {name!r} is not available: {_errors[name]}")
@@ -81,13 +95,12 @@ def get_backend(name=None):
 
 
 def set_backend(name):
-    """Make ``name`` the CPU backend for all later ops. Returns the previous backend's name."""
-    global _active
+    """Make ``name`` the CPU backend for this thread's later ops. Returns the previous backend's name."""
     b = get_backend(name)
     if b.device != "cpu":
         raise ValueError(f"set_backend: {name!r} is a {b.device} backend; "
                          f"tensors on {b.device} use it automatically (move them with .to({b.device!r}))")
-    previous, _active = _active.name, b
+    previous, _state.backend = _state.backend.name, b
     return previous
 
 
@@ -104,7 +117,7 @@ def backend(name):
 def for_device(device):
     """The backend that runs ops on tensors living on ``device``."""
     if device == "cpu":
-        return _active
+        return _state.backend
     if device not in _KNOWN:
         raise RuntimeError(f"device {device!r} is not available: no backend for it "
                            f"(backends: {', '.join(_KNOWN)}; see minigrad.available_backends())")
@@ -172,4 +185,4 @@ def _initial_backend():
     return get_backend(default_cpu_backend())
 
 
-_active = _initial_backend()
+_ThreadState.backend = _initial_backend()

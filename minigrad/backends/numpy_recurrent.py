@@ -56,9 +56,11 @@ def _bias(b_ih, b_hh, size, dtype):
     return b
 
 
-def _packed(out, finals):
-    """[out_0 .. out_{T-1}, h_n (, c_n)] as one (T+S, B, H) array: see rnn/fused/CONTRACT.md."""
-    return np.concatenate([out] + [f[-1:] for f in finals], axis=0)
+def _upstream(hs, d_out, *d_finals):
+    """d_out (T, B, H) and the final states' gradients, zeros where None (no gradient arrived)."""
+    T, shape = hs.shape[0] - 1, hs.shape[1:]
+    d_out = np.zeros((T,) + shape, hs.dtype) if d_out is None else d_out
+    return (d_out,) + tuple(np.zeros(shape, hs.dtype) if d is None else d for d in d_finals)
 
 
 def _hh_grads(d_gh, hs, reverse):
@@ -94,7 +96,7 @@ class RecurrentReference:
             else:
                 hs[k + 1] = np.where(keep, h_new, h)
                 out[t] = np.where(keep, h_new, 0)
-        return _packed(out, [hs]), hs
+        return out, hs
 
     @staticmethod
     def rnn_backward(hs, w_hh, mask, reverse, relu, d_out, d_hn):
@@ -110,6 +112,7 @@ class RecurrentReference:
         A padded step computed nothing: d_pre = 0 there, and dh passes through unchanged.
         """
         steps = hs.shape[0] - 1
+        d_out, d_hn = _upstream(hs, d_out, d_hn)
         d_gi = np.zeros(d_out.shape, dtype=d_out.dtype)
         dh = np.array(d_hn, dtype=d_out.dtype)
         for k in reversed(range(steps)):
@@ -164,7 +167,7 @@ class RecurrentReference:
                 hs[k + 1] = np.where(keep, h_new, h)
                 cs[k + 1] = np.where(keep, c_new, c)
                 out[t] = np.where(keep, h_new, 0)
-        return _packed(out, [hs, cs]), hs, cs, gates
+        return out, hs, cs, gates
 
     @staticmethod
     def lstm_backward(gates, hs, cs, w_hh, mask, reverse, d_out, d_hn, d_cn):
@@ -186,6 +189,7 @@ class RecurrentReference:
         A padded step computed nothing: d_a = 0 there, and dh, dc pass through unchanged.
         """
         steps, hidden = hs.shape[0] - 1, hs.shape[-1]
+        d_out, d_hn, d_cn = _upstream(hs, d_out, d_hn, d_cn)
         d_gi = np.zeros(gates.shape, dtype=d_out.dtype)
         dh = np.array(d_hn, dtype=d_out.dtype)
         dc = np.array(d_cn, dtype=d_out.dtype)
@@ -251,7 +255,7 @@ class RecurrentReference:
             else:
                 hs[k + 1] = np.where(keep, h_new, h)
                 out[t] = np.where(keep, h_new, 0)
-        return _packed(out, [hs]), hs, gates, hn
+        return out, hs, gates, hn
 
     @staticmethod
     def gru_backward(gates, hn, hs, w_hh, mask, reverse, d_out, d_hn):
@@ -270,6 +274,7 @@ class RecurrentReference:
         A padded step computed nothing: its gate gradients are 0 and dh passes through unchanged.
         """
         steps, hidden = hs.shape[0] - 1, hs.shape[-1]
+        d_out, d_hn = _upstream(hs, d_out, d_hn)
         d_gi = np.zeros(gates.shape, dtype=d_out.dtype)
         d_gh = np.zeros(gates.shape, dtype=d_out.dtype)
         dh = np.array(d_hn, dtype=d_out.dtype)

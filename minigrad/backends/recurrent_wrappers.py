@@ -70,19 +70,6 @@ def _states(s0, T):
     return s
 
 
-def _packed(T, finals, dtype):
-    """(T+S, B, H) for the outputs and the S final states; the loop fills [:T]."""
-    B, H = finals[0].shape[1:]
-    return np.empty((T + len(finals), B, H), dtype)
-
-
-def _finish_packed(packed, finals):
-    T = packed.shape[0] - len(finals)
-    for s, states in enumerate(finals):
-        packed[T + s] = states[T]
-    return packed
-
-
 class RecurrentKernels:
     """The fused sequence kernels of rnn/fused/CONTRACT.md (``cls.loops``: whose loops run)."""
 
@@ -94,10 +81,10 @@ class RecurrentKernels:
         a = _arrays("rnn_forward", gi.dtype, gi=(gi, (T, B, H)), w_hh=(w_hh, (H, H)), b_ih=(b_ih, (H,)),
                     b_hh=(b_hh, (H,)), h0=(h0, (B, H)), mask=(mask, (T, B)))
         hs = _states(a["h0"], T)
-        packed = _packed(T, [hs], gi.dtype)
+        out = np.empty((T, B, H), gi.dtype)
         cls.loops.rnn_forward_loop(a["gi"], a["w_hh"], _bias_sum(a, H, gi.dtype),
-                                   _filled(a["mask"], (T, B), np.bool_), bool(reverse), bool(relu), packed[:T], hs)
-        return _finish_packed(packed, [hs]), hs
+                                   _filled(a["mask"], (T, B), np.bool_), bool(reverse), bool(relu), out, hs)
+        return out, hs
 
     @classmethod
     def rnn_backward(cls, hs, w_hh, mask, reverse, relu, d_out, d_hn):
@@ -119,10 +106,10 @@ class RecurrentKernels:
                     b_hh=(b_hh, (G,)), h0=(h0, (B, H)), c0=(c0, (B, H)), mask=(mask, (T, B)))
         gates = np.empty((T, B, G), gi.dtype)
         hs, cs = _states(a["h0"], T), _states(a["c0"], T)
-        packed = _packed(T, [hs, cs], gi.dtype)
+        out = np.empty((T, B, H), gi.dtype)
         cls.loops.lstm_forward_loop(a["gi"], a["w_hh"], _bias_sum(a, G, gi.dtype),
-                                    _filled(a["mask"], (T, B), np.bool_), bool(reverse), packed[:T], hs, cs, gates)
-        return _finish_packed(packed, [hs, cs]), hs, cs, gates
+                                    _filled(a["mask"], (T, B), np.bool_), bool(reverse), out, hs, cs, gates)
+        return out, hs, cs, gates
 
     @classmethod
     def lstm_backward(cls, gates, hs, cs, w_hh, mask, reverse, d_out, d_hn, d_cn):
@@ -146,10 +133,10 @@ class RecurrentKernels:
                     b_hh=(b_hh, (G,)), h0=(h0, (B, H)), mask=(mask, (T, B)))
         gates, hn = np.empty((T, B, G), dt), np.empty((T, B, H), dt)
         hs = _states(a["h0"], T)
-        packed = _packed(T, [hs], dt)
+        out = np.empty((T, B, H), dt)
         cls.loops.gru_forward_loop(a["gi"], a["w_hh"], _filled(a["b_ih"], G, dt), _filled(a["b_hh"], G, dt),
-                                   _filled(a["mask"], (T, B), np.bool_), bool(reverse), packed[:T], hs, gates, hn)
-        return _finish_packed(packed, [hs]), hs, gates, hn
+                                   _filled(a["mask"], (T, B), np.bool_), bool(reverse), out, hs, gates, hn)
+        return out, hs, gates, hn
 
     @classmethod
     def gru_backward(cls, gates, hn, hs, w_hh, mask, reverse, d_out, d_hn):

@@ -8,6 +8,7 @@ from .join import cat, chunk, split, stack
 from .matmul import matmul
 from .nn import (binary_cross_entropy_with_logits, cross_entropy, dropout, embedding, l1_loss, linear,
                  log_softmax, mse_loss, nll_loss, softmax)
+from .recurrent import gru_sequence, lstm_sequence, rnn_sequence
 from .reduce import argmax, argmin, max, mean, min, sum, var
 from .shape import broadcast_to, expand, flatten, flip, pad, permute, reshape, squeeze, transpose, unsqueeze
 

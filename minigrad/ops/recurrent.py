@@ -1,35 +1,36 @@
-"""Fused recurrent layers: one autograd Function per layer and direction, a whole sequence.
+"""Fused recurrent layers: one layer and direction over a whole sequence as ONE autograd node.
 
-The composed path (``rnn.layers.composed_direction``) records a graph node for every op
-of every step, and autograd walks them all back. Here the whole sequence is ONE node:
+Run step by step from cells (``rnn/cells.py``), a T-step sequence records several graph
+nodes per step, and autograd walks them all back. Here the whole sequence is one
+Function with three outputs, ``(out, h_n)`` or, for an LSTM, ``(out, h_n, c_n)``:
 
 forward
   1. gi = x @ W_ih^T for all T steps in one matmul, (T*B, I) x (I, G*H): the input
      projection does not depend on the recurrence, so it is batched over time;
-  2. the recurrence through W_hh in one backend kernel (``k.lstm_forward`` ...: numpy's
-     reference in ``minigrad/backends/numpy_recurrent.py``, compiled loops in the other
-     backends), which adds the biases b_ih and b_hh as it goes and returns the outputs
-     and exactly what backward needs;
+  2. the recurrence through W_hh in one backend kernel (``k.lstm_forward`` ...), which
+     adds the biases b_ih and b_hh as it goes and returns the outputs and exactly what
+     backward needs;
 backward
   3. the reverse recurrence (BPTT) in one kernel (``k.lstm_backward`` ...), giving the
      gradient of gi at every step plus dW_hh, db_hh, dh0 (, dc0);
   4. dx = d_gi @ W_ih and dW_ih = d_gi^T x in one matmul each, db_ih = sum of d_gi
      (for an RNN or LSTM that sum is db_hh: both biases enter the same pre-activation).
 
-The kernels' contract (shapes, what is saved) is ``rnn/fused/CONTRACT.md``.
+G is the number of gate blocks: 1 (RNN), 4 (LSTM: i, f, g, o), 3 (GRU: r, z, n).
+Where the kernels are, by path:
 
-One Function, several outputs. A minigrad Function returns one array, but a layer needs
-out (T, B, H), h_n (B, H) and for an LSTM c_n (B, H). So the Function returns them packed
-along the time axis, ``packed = [out_0 .. out_{T-1}, h_n(, c_n)]`` of shape (T+S, B, H)
-(the forward kernel writes its outputs straight into that layout), and ``apply`` slices it: ``packed[:T]``, ``packed[T]``, ``packed[T+1]``. Slicing is an
-ordinary differentiable op, so autograd adds the gradients of the three slices back into
-one (T+S, B, H) gradient, and backward reads d_out, d_hn, d_cn straight out of it.
+* the contract (shapes, what is saved, mask and reverse): ``backends/kernel_set.py``;
+* written once against the required kernels, equations and BPTT by hand (what the
+  numpy backend runs, and any backend without its own): ``backends/composed/recurrent.py``;
+* compiled loops (numba, and the same source interpreted by "python"):
+  ``backends/loops/recurrent.py``; Cython: ``backends/cython/recurrent.pyx``.
 """
 import numpy as np
 
-import minigrad as mg
-from minigrad.autograd import Function
-from rnn.params import GATES
+from ..autograd import Function
+from ..tensor import Tensor
+
+GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 
 
 class _FusedRecurrence(Function):
@@ -45,17 +46,15 @@ class _FusedRecurrence(Function):
     def apply(cls, x, w_ih, w_hh, b_ih, b_hh, h0, c0=None, *, mask=None, reverse=False, relu=False):
         """Run the layer: returns (out, h_n) or, for an LSTM, (out, h_n, c_n).
 
-        ``mask``: None (every step real) or a (T, B) bool array, False on padding;
+        ``mask``: None (every step real) or a (T, B) bool numpy array, False on padding;
         ``reverse``: process t = T-1 .. 0; ``relu``: RNN only, relu instead of tanh.
         b_ih / b_hh may be None (bias=False).
         """
-        has_b = (b_ih is not None, b_hh is not None)
         states = [h0, c0] if cls.mode == "LSTM" else [h0]
         _check(cls, x, w_ih, w_hh, b_ih, b_hh, states, mask)
         tensors = [x, w_ih, w_hh] + [b for b in (b_ih, b_hh) if b is not None] + states
-        packed = super().apply(*tensors, mask=mask, reverse=bool(reverse), relu=bool(relu), has_b=has_b)
-        steps = x.shape[0]
-        return (packed[:steps],) + tuple(packed[steps + s] for s in range(len(states)))
+        has_b = (b_ih is not None, b_hh is not None)
+        return super().apply(*tensors, mask=mask, reverse=bool(reverse), relu=bool(relu), has_b=has_b)
 
     # -------------------------------------------------------------- forward
     def forward(self, x, w_ih, w_hh, *rest, mask, reverse, relu, has_b):
@@ -71,32 +70,31 @@ class _FusedRecurrence(Function):
         gi = k.reshape(gi, (steps, batch, gi.shape[-1]))
         # 2. the recurrence in one kernel, biases included; keep what backward needs
         if self.mode == "RNN":
-            packed, hs = k.rnn_forward(gi, w_hh, b_ih, b_hh, states[0], mask, reverse, relu)
-            saved = (hs,)
+            out, hs = k.rnn_forward(gi, w_hh, b_ih, b_hh, states[0], mask, reverse, relu)
+            saved, finals = (hs,), (hs[steps],)
         elif self.mode == "LSTM":
-            packed, hs, cs, gates = k.lstm_forward(gi, w_hh, b_ih, b_hh, states[0], states[1], mask, reverse)
-            saved = (gates, hs, cs)
+            out, hs, cs, gates = k.lstm_forward(gi, w_hh, b_ih, b_hh, states[0], states[1], mask, reverse)
+            saved, finals = (gates, hs, cs), (hs[steps], cs[steps])
         else:
-            packed, hs, gates, hn = k.gru_forward(gi, w_hh, b_ih, b_hh, states[0], mask, reverse)
-            saved = (gates, hn, hs)
+            out, hs, gates, hn = k.gru_forward(gi, w_hh, b_ih, b_hh, states[0], mask, reverse)
+            saved, finals = (gates, hn, hs), (hs[steps],)
         self.saved = (x2, w_ih, w_hh, saved, mask, reverse, relu, has_b, x.shape)
-        return packed
+        return (out,) + finals
 
     # ------------------------------------------------------------- backward
-    def backward(self, g):
+    def backward(self, d_out, d_hn, d_cn=None):
+        """d_out (T, B, H) and d_hn, d_cn (B, H); any of them None when no gradient reached it."""
         k = self.k
         x2, w_ih, w_hh, saved, mask, reverse, relu, has_b, x_shape = self.saved
-        steps = x_shape[0]
-        d_out, d_final = g[:steps], [g[steps + s] for s in range(g.shape[0] - steps)]
         # 3. BPTT: the reverse recurrence in one kernel
         if self.mode == "RNN":
-            d_gi, d_w_hh, d_b_hh, d_h0 = k.rnn_backward(*saved, w_hh, mask, reverse, relu, d_out, d_final[0])
+            d_gi, d_w_hh, d_b_hh, d_h0 = k.rnn_backward(*saved, w_hh, mask, reverse, relu, d_out, d_hn)
             d_states = [d_h0]
         elif self.mode == "LSTM":
-            d_gi, d_w_hh, d_b_hh, d_h0, d_c0 = k.lstm_backward(*saved, w_hh, mask, reverse, d_out, *d_final)
+            d_gi, d_w_hh, d_b_hh, d_h0, d_c0 = k.lstm_backward(*saved, w_hh, mask, reverse, d_out, d_hn, d_cn)
             d_states = [d_h0, d_c0]
         else:
-            d_gi, d_w_hh, d_b_hh, d_h0 = k.gru_backward(*saved, w_hh, mask, reverse, d_out, d_final[0])
+            d_gi, d_w_hh, d_b_hh, d_h0 = k.gru_backward(*saved, w_hh, mask, reverse, d_out, d_hn)
             d_states = [d_h0]
         # 4. the input weights: one matmul each for dx and dW_ih, a sum for db_ih
         need = iter(self.needs_input_grad)
@@ -135,22 +133,52 @@ class FusedGRU(_FusedRecurrence):
     mode = "GRU"
 
 
-FUSED = {"RNN": FusedRNN, "LSTM": FusedLSTM, "GRU": FusedGRU}
+# ------------------------------------------------------------ functional forms
+def rnn_sequence(x, w_ih, w_hh, b_ih, b_hh, h0, *, lengths=None, reverse=False, nonlinearity="tanh"):
+    """One Elman RNN layer and direction over a whole sequence, fused: returns (out, h_n).
 
-
-def fused_direction(mode, x, init, params, reverse, mask, nonlinearity="tanh"):
-    """Drop-in for ``composed_direction``: one layer, one direction, through the fused Function.
-
-    x (T, B, I); init [h0] or [h0, c0], each (B, H); params (w_ih, w_hh, b_ih, b_hh);
-    mask None or the layer's (T, B, 1) boolean tensor (a (T, B) bool array also works).
-    Returns (out (T, B, H), [h_n] or [h_n, c_n]).
+    x (T, B, I); w_ih (H, I); w_hh (H, H); b_ih, b_hh (H,) or None; h0 (B, H).
+    ``lengths`` (B,) ints in [1, T]: sequence b is steps 0..lengths[b]-1 of a padded batch;
+    past its end the output is 0 and the state is carried. ``reverse`` runs t = T-1 .. 0.
+    out (T, B, H) = h_t at every step; h_n (B, H) = the state after the last real step.
     """
-    if mask is not None:
-        m = mask.numpy() if isinstance(mask, mg.Tensor) else np.asarray(mask)
-        m = np.ascontiguousarray(m.reshape(x.shape[:2]), dtype=bool)
-        mask = None if m.all() else m  # no padding at all: the unmasked kernels
-    out, *finals = FUSED[mode].apply(x, *params, *init, mask=mask, reverse=reverse, relu=nonlinearity == "relu")
-    return out, finals
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"rnn_sequence: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+    return FusedRNN.apply(x, w_ih, w_hh, b_ih, b_hh, h0, mask=_mask(x, lengths), reverse=reverse,
+                          relu=nonlinearity == "relu")
+
+
+def lstm_sequence(x, w_ih, w_hh, b_ih, b_hh, h0, c0, *, lengths=None, reverse=False):
+    """One LSTM layer and direction over a whole sequence, fused: returns (out, h_n, c_n).
+
+    As ``rnn_sequence`` with 4H gate rows (i, f, g, o) and the cell state c0 (B, H).
+    """
+    return FusedLSTM.apply(x, w_ih, w_hh, b_ih, b_hh, h0, c0, mask=_mask(x, lengths), reverse=reverse)
+
+
+def gru_sequence(x, w_ih, w_hh, b_ih, b_hh, h0, *, lengths=None, reverse=False):
+    """One GRU layer and direction over a whole sequence, fused: returns (out, h_n).
+
+    As ``rnn_sequence`` with 3H gate rows (r, z, n).
+    """
+    return FusedGRU.apply(x, w_ih, w_hh, b_ih, b_hh, h0, mask=_mask(x, lengths), reverse=reverse)
+
+
+def _mask(x, lengths):
+    """(T, B) bool host array, True at real steps; None when there is no padding at all."""
+    if lengths is None:
+        return None
+    n = lengths.numpy() if isinstance(lengths, Tensor) else np.asarray(lengths)
+    if n.dtype.kind not in "iu" or n.shape != (x.shape[1],):
+        raise ValueError(f"lengths must be {x.shape[1]} integers (one per sequence of the batch), "
+                         f"got {n.dtype} {n.shape}")
+    steps = x.shape[0]
+    if n.size and (n.min() < 1 or n.max() > steps):
+        raise ValueError(f"every length must be in [1, {steps}] (the padded length), got "
+                         f"{int(n.min() if n.min() < 1 else n.max())}")
+    if n.size == 0 or n.min() == steps:
+        return None  # no padding: the unmasked kernels
+    return np.arange(steps)[:, None] < n[None, :]
 
 
 def _check(cls, x, w_ih, w_hh, b_ih, b_hh, states, mask):
@@ -173,6 +201,6 @@ def _check(cls, x, w_ih, w_hh, b_ih, b_hh, states, mask):
         if t.dtype != x.dtype:
             raise TypeError(f"{name}: {label} has dtype {t.dtype} but the input has {x.dtype}; cast one "
                             "(x.float(), x.double(), or the module's .float() / .double())")
-    if mask is not None and (mask.shape != (steps, batch) or mask.dtype != np.bool_):
+    if mask is not None and (getattr(mask, "shape", None) != (steps, batch) or mask.dtype != np.bool_):
         raise ValueError(f"{name}: mask must be a (T, B) = {(steps, batch)} bool array, got "
                          f"{getattr(mask, 'dtype', None)} {getattr(mask, 'shape', None)}")
