@@ -148,7 +148,8 @@ class Function:
                     f"({', '.join(x._device for x in inputs)}); move them with .to(device) first")
             if t.requires_grad:
                 needs = True
-        fn.k = backends.active() if device == "cpu" else backends.for_device(device)
+        # the calling thread's CPU backend (backends.active(), read without the call: every op pays it)
+        fn.k = backends._state.backend if device == "cpu" else backends.for_device(device)
         out = fn.forward(*[t.data for t in inputs], **params)
         record = needs and _state.grad
         if type(out) is tuple:

@@ -1,6 +1,6 @@
 """Tensor: an array plus what autograd needs to know about it.
 
-A tensor holds ``data`` (a numpy array on the CPU, a device array on CUDA), its
+A tensor holds ``data`` (a numpy array on the CPU; a device array on a device backend), its
 ``device``, whether it ``requires_grad``, and, once backward has run, its ``grad`` (a
 Tensor of the same shape, dtype and device). A tensor made by an op while a graph is
 being recorded also remembers that op in ``_ctx``; tensors without one are *leaves*.
@@ -129,7 +129,8 @@ class Tensor:
         return Tensor._wrap(self.data, False, self._device)
 
     def to(self, target):
-        """``to("cpu")``/``to("cuda")`` moves data; ``to(float64)`` casts (differentiably)."""
+        """``to(device)`` moves data to a device that has a backend (only "cpu" today; "cuda" is
+        planned, and asking for it says what is available); ``to(float64)`` casts (differentiably)."""
         if isinstance(target, str):
             if target == self._device:
                 return self
@@ -140,6 +141,7 @@ class Tensor:
         return self.to("cpu")
 
     def cuda(self):
+        """``to("cuda")``: the CUDA backend is planned; until it exists this raises, naming what is available."""
         return self.to("cuda")
 
     def astype(self, dtype):
@@ -302,7 +304,7 @@ class Tensor:
                                "wrap it in `with minigrad.no_grad():` or build the tensor with where()/cat()")
         k = self._k()
         new = k.copy(self.data)
-        new[_ops.indexing.raw_index(index)] = value.data if isinstance(value, Tensor) else value
+        k.setitem(new, _ops.indexing.raw_index(index), value.data if isinstance(value, Tensor) else value)
         self.data = new
 
     # ------------------------------------------------------------------ repr

@@ -34,7 +34,7 @@ import numpy as np
 
 import minigrad as mg
 from minigrad import nn
-from minigrad.nn import functional as F
+from minigrad.ops.recurrent import gru_sequence, lstm_sequence, rnn_sequence  # the fused layers: one graph node
 
 from .cells import gru_step, lstm_step, rnn_step
 from .params import GATES, init_params, make_params
@@ -177,19 +177,20 @@ class _RNNBase(nn.Module):
     def _run_direction(self, x, init, params, reverse, lengths, mask):
         """One layer, one direction: output (T, B, H) and the final state(s).
 
-        The fused layer (``minigrad.nn.functional.lstm_sequence`` ...: one graph node for
-        the whole sequence) by default; ``fused=False`` runs the composed cells and keeps
-        each step's output tensor in ``self.step_states`` (see ``forward``).
+        The fused layer (``minigrad/ops/recurrent.py``: one graph node for the whole
+        sequence, its kernels one path further) by default; ``fused=False`` runs the
+        composed cells and keeps each step's output tensor in ``self.step_states`` (see
+        ``forward``).
         """
         if self.fused:
             if self.mode == "LSTM":
-                out, h_n, c_n = F.lstm_sequence(x, *params, *init, lengths=lengths, reverse=reverse)
+                out, h_n, c_n = lstm_sequence(x, *params, *init, lengths=lengths, reverse=reverse)
                 return out, [h_n, c_n]
             if self.mode == "GRU":
-                out, h_n = F.gru_sequence(x, *params, *init, lengths=lengths, reverse=reverse)
+                out, h_n = gru_sequence(x, *params, *init, lengths=lengths, reverse=reverse)
             else:
-                out, h_n = F.rnn_sequence(x, *params, *init, lengths=lengths, reverse=reverse,
-                                          nonlinearity=self.nonlinearity)
+                out, h_n = rnn_sequence(x, *params, *init, lengths=lengths, reverse=reverse,
+                                        nonlinearity=self.nonlinearity)
             return out, [h_n]
         return composed_direction(self.mode, x, init, params, reverse, mask, self.nonlinearity,
                                   record=self.step_states)

@@ -3,13 +3,22 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.backends import _blas_lib
+from minigrad.backends import _blas_lib, kernel_set
 
 # Tests check numbers, not speed: one BLAS thread per test process, so that the
 # parallel workers of ``pytest -n 2`` do not run four spinning OpenBLAS threads on two cores.
 _blas_lib.set_num_threads(1)
 
-# Every available CPU backend; op tests take the ``backend`` fixture to run on each.
+# A backend made of the contract's required tier alone (numpy's primitives): every fused
+# kernel runs its composed default. The whole op suite runs on it, which proves that a new
+# backend is correct once it has the required kernels.
+if "required-only" not in mg.available_backends():  # this file may be imported twice (conftest, tests.conftest)
+    mg.backends.register("required-only", own={},
+                         take={mg.backends.get_backend("numpy"): kernel_set.names(kernel_set.REQUIRED)},
+                         description="numpy's required kernels only; every fused kernel is the composed default")
+
+# Every available CPU backend; op tests take the ``backend`` fixture to run on each. A new
+# backend joins every op test by being registered (and so listed here).
 CPU_BACKENDS = [name for name, info in mg.available_backends().items()
                 if info["available"] and info["device"] == "cpu"]
 

@@ -4,7 +4,7 @@ import pytest
 
 import minigrad as mg
 from minigrad.backends import get_backend
-from minigrad.backends.loops import matmul as mm
+from minigrad.backends.wrappers import matmul as mm
 
 pytestmark = pytest.mark.skipif(not mg.available_backends()["numba"]["available"], reason="numba not installed")
 RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}

@@ -5,7 +5,7 @@ numba's (minigrad/backends/loops/recurrent*.py) and Cython's (minigrad/backends/
 * backward: central finite differences of that reference (float64, tiny sizes), then the
   backend's own float64 gradients as the reference for its float32 ones and for bigger
   sizes, numba's for the python backend;
-* numpy_recurrent.RecurrentReference (the numpy backend's kernels), when it exists.
+* backends/reference/recurrent.py (the numpy backend's kernels, composed from its primitives).
 
 Tests taking the ``compiled`` fixture run once per compiled backend and skip one that is
 not available (numba not installed, Cython extension not built).
@@ -453,7 +453,7 @@ def test_cython_without_blas_gives_the_same_numbers(m, dtype):
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("lengths", [None, [6, 1, 4, 6]])
 def test_matches_numpy_backend_reference(compiled, m, reverse, lengths):
-    pytest.importorskip("minigrad.backends.numpy_recurrent")
+    pytest.importorskip("minigrad.backends.reference.recurrent")
     k_np = backends.get_backend("numpy")
     if not hasattr(k_np, "lstm_forward"):
         pytest.skip("the numpy backend has no recurrent kernels yet")

@@ -12,7 +12,7 @@ import pytest
 
 import minigrad as mg
 from minigrad.backends import get_backend
-from minigrad.backends.loops import _layout
+from minigrad.backends.wrappers import _layout
 from minigrad.ops.common import normalize_axis
 
 REF = get_backend("numpy")

@@ -84,11 +84,11 @@ def child(case_name, dtype, shape, repeats, min_round_s, prime=False):
     per-process set-up is paid before the kernel's first call is timed.
     """
     t0 = harness.now()
-    import minigrad.backends.numba_backend as nb  # pulls in numba itself: part of what a user pays
+    from minigrad.backends import get_backend, reused_kernels
+    nb = get_backend("numba")  # pulls in numba itself: part of what a user pays
     from numba import njit
     from numba.core import event
     from numba.core.registry import CPUDispatcher
-    from minigrad.backends import reused_kernels
     import_s = harness.now() - t0
     prime_s = None
     if prime:
@@ -98,7 +98,7 @@ def child(case_name, dtype, shape, repeats, min_round_s, prime=False):
 
     case = kernel_cases.find_case(case_name)
     args = case.build(tuple(shape), np.dtype(dtype), np.random.default_rng(kernel_cases.SEED))
-    status, fn = kernels.implementation(case, "numba", nb.NumbaBackend, reused_kernels(nb.NumbaBackend))
+    status, fn = kernels.implementation(case, "numba", nb, reused_kernels(nb))
     if status != "own":
         raise SystemExit(f"numba does not implement {case_name}: {fn}")
     with event.install_recorder("numba:compile") as rec:
@@ -106,7 +106,7 @@ def child(case_name, dtype, shape, repeats, min_round_s, prime=False):
         fn(*args)
         first_s = harness.now() - t0
     compiled = sorted({e.data["dispatcher"].py_func.__name__ for _, e in rec.buffer if e.is_start})
-    dispatchers = [d for d in vars(nb.NumbaBackend.loops).values() if isinstance(d, CPUDispatcher)]
+    dispatchers = [d for d in vars(nb.loops).values() if isinstance(d, CPUDispatcher)]
     hits = sum(sum(d.stats.cache_hits.values()) for d in dispatchers)
     misses = sum(sum(d.stats.cache_misses.values()) for d in dispatchers)
     steady = harness.measure({"numba": lambda: fn(*args)}, repeats=repeats, min_round_s=min_round_s,

@@ -1,48 +1,51 @@
 """Backend registry: which kernel set runs the numbers.
 
-A backend is an object whose attributes are kernels (see ``numpy_backend.py`` for the
-full set, with the numpy reference implementation of each). CPU tensors use the
-*active* CPU backend, chosen with::
+A backend is a named set of kernels (``backend.py``); what each kernel must do is the
+contract in ``kernel_set.py``. CPU tensors use the calling thread's *active* CPU backend:
 
-    minigrad.set_backend("numba")
-    with minigrad.backend("numpy"):
+    minigrad.set_backend("numba")          # this thread, from now on
+    with minigrad.backend("numpy"):        # this thread, inside the block
         ...
 
-A tensor on another device (``"cuda"``) always uses that device's backend.
+A new thread starts with the process default: the fastest CPU backend that loads here
+(numba, then cython, then numpy), or the one the environment variable
+``MINIGRAD_BACKEND`` names at import time. A tensor on another device ("cuda") always
+uses that device's backend.
 
 ``available_backends()`` reports every known backend: whether it loaded, why not if it
 did not, and which kernels it takes from another backend instead of implementing them
-itself. Nothing falls back silently.
-
-The default CPU backend is the fastest one that loads (numba, then cython, then
-numpy); the environment variable ``MINIGRAD_BACKEND`` picks another at import time.
+itself; ``available_backends(kernels=True)`` adds, per kernel, "own", "composed" (the
+contract's default, built from the backend's required kernels) or the backend it is
+taken from. Nothing falls back silently. ``register`` adds a backend of your own.
 """
 import contextlib
 import importlib
 import os
 import threading
 
-from .numpy_backend import NumpyBackend
+from . import kernel_set
+from .backend import COMPOSED, OWN, Backend, ContractError, assemble  # noqa: F401  (public: see register)
+from .reference import BACKEND as _NUMPY
 
-# Known backends: name -> (module, attribute). Loaded lazily so that importing
-# minigrad does not pay for numba or CUDA until a backend is asked for.
+# Known backends: name -> (module, factory). Loaded lazily, so that importing minigrad
+# does not pay for numba or a device until a backend is asked for.
 _KNOWN = {
-    "numpy": ("minigrad.backends.numpy_backend", "NumpyBackend"),
-    "numba": ("minigrad.backends.numba_backend", "NumbaBackend"),
-    "python": ("minigrad.backends.python_backend", "PythonBackend"),
-    "cython": ("minigrad.backends.cython_backend", "CythonBackend"),
+    "numpy": ("minigrad.backends.reference", None),
+    "numba": ("minigrad.backends.loops", "numba_backend"),
+    "python": ("minigrad.backends.loops", "python_backend"),
+    "cython": ("minigrad.backends.cython", "cython_backend"),
 }
 # Preference order for the default CPU backend: fastest first.
 _CPU_PREFERENCE = ("numba", "cython", "numpy")
 
-_loaded = {"numpy": NumpyBackend}
+_loaded = {"numpy": _NUMPY}
 _errors = {}
 
 
 class _ThreadState(threading.local):
     """The active CPU backend, per thread. A new thread starts with the process default
     (the class attribute, set at import); ``set_backend`` changes the calling thread's only."""
-    backend = NumpyBackend
+    backend = _NUMPY
 
 
 _state = _ThreadState()
@@ -54,18 +57,9 @@ def active():
 
 
 def kernel_names(include_plumbing=False):
-    """The compute kernels of the kernel set: NumpyBackend's public kernels, including
-    those it takes from mixin classes (e.g. the recurrent reference kernels).
-
-    Array plumbing (allocation, copies, views, transfers: ``NumpyBackend.PLUMBING``) is
-    left out unless asked for: every CPU backend shares numpy's arrays, so only the
-    kernels that compute are worth comparing between backends.
-    """
-    names = set()
-    for cls in NumpyBackend.__mro__:
-        names.update(n for n, v in vars(cls).items()
-                     if isinstance(v, (staticmethod, classmethod)) and not n.startswith("_"))
-    return sorted(n for n in names if include_plumbing or n not in NumpyBackend.PLUMBING)
+    """The kernels of the contract that compute; with ``include_plumbing``, also the array
+    plumbing (allocation, copies, views), which every CPU backend shares with numpy."""
+    return [n for n in kernel_set.names() if include_plumbing or kernel_set.SPECS[n].family != "arrays"]
 
 
 def _load(name):
@@ -75,13 +69,29 @@ def _load(name):
         raise ValueError(f"unknown backend {name!r}; known backends: {', '.join(_KNOWN)}")
     if name in _errors:
         return None
-    module, attr = _KNOWN[name]
+    module, factory = _KNOWN[name]
     try:
-        _loaded[name] = getattr(importlib.import_module(module), attr)
+        _loaded[name] = getattr(importlib.import_module(module), factory)()
+    except ContractError:
+        raise  # a backend that breaks the contract is a bug to see, not a backend to skip
     except Exception as e:  # report why, never fail silently
         _errors[name] = f"{type(e).__name__}: {e}"
         return None
     return _loaded[name]
+
+
+def register(name, own, *, device="cpu", description="", take=None):
+    """Add a backend: ``own`` maps kernel names to functions, ``take`` maps another backend
+    to the kernel names used from it (``{get_backend("numpy"): [...]}``). Every required kernel
+    must be given; fused kernels not given run the contract's composed defaults. A backend
+    that does not fit the contract raises ``ContractError`` naming the kernel."""
+    if name in _KNOWN:
+        raise ValueError(f"register: a backend named {name!r} already exists")
+    b = assemble(name, device=device, description=description or f"registered backend {name!r}", own=own,
+                 take=take)
+    _KNOWN[name] = (None, None)
+    _loaded[name] = b
+    return b
 
 
 def get_backend(name=None):
@@ -106,7 +116,7 @@ def set_backend(name):
 
 @contextlib.contextmanager
 def backend(name):
-    """Context manager: run the enclosed ops on CPU backend ``name``."""
+    """Context manager: run the enclosed ops of this thread on CPU backend ``name``."""
     previous = set_backend(name)
     try:
         yield get_backend(name)
@@ -129,32 +139,17 @@ def for_device(device):
 
 
 def reused_kernels(b):
-    """Kernels that backend ``b`` takes from another backend: {kernel: owner backend name}.
-
-    A backend that runs another's kernel *sources* (python runs numba's loops
-    uncompiled) is measured against that backend: it reuses what that backend reuses.
-    """
-    source = getattr(b, "runs_source_of", None)
-    if source is not None and source != b.name:
-        return {k: owner for k, owner in reused_kernels(get_backend(source)).items() if k not in vars(b)}
-    out = {}
-    for kname in kernel_names():
-        owner = None  # the backend class whose definition (directly or via its mixins) wins
-        for cls in type.mro(b):
-            if "name" in vars(cls):
-                owner = cls  # a backend class; the mixins listed after it in the MRO are its own
-            if kname in vars(cls):
-                if owner is not b:
-                    out[kname] = owner.name
-                break
-    return out
+    """The compute kernels backend ``b`` takes from another backend: {kernel: that backend's name}."""
+    plumbing = set(kernel_set.names(family="arrays"))
+    return {n: o for n, o in b.origin.items() if o not in (OWN, COMPOSED) and n not in plumbing}
 
 
-def available_backends():
+def available_backends(kernels=False):
     """Report every known backend as {name: {"available", "device", "reason", "reuses"}}.
 
-    ``reason`` says why a backend is missing; ``reuses`` maps each kernel the backend
-    does not implement itself to the backend whose kernel it runs instead.
+    ``reason`` says what the backend is, or why it is missing; ``reuses`` maps each compute
+    kernel the backend takes from another backend to that backend's name. With
+    ``kernels=True`` each entry also has "kernels": {kernel: "own" | "composed" | backend name}.
     """
     report = {}
     for name in _KNOWN:
@@ -164,6 +159,8 @@ def available_backends():
         else:
             report[name] = {"available": True, "device": b.device, "reason": b.description,
                             "reuses": reused_kernels(b)}
+        if kernels:
+            report[name]["kernels"] = dict(b.origin) if b is not None else {}
     return report
 
 

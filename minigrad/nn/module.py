@@ -258,6 +258,7 @@ class Module:
         return self.to("cpu")
 
     def cuda(self):
+        """``to("cuda")``: the CUDA backend is planned; until it exists this raises and changes nothing."""
         return self.to("cuda")
 
     # ------------------------------------------------------------- state dict

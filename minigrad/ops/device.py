@@ -1,4 +1,4 @@
-"""Moving a tensor between devices (CPU <-> CUDA), differentiably."""
+"""Moving a tensor between devices (CPU <-> a device backend such as the planned CUDA one), differentiably."""
 from .. import backends
 from ..autograd import Function, is_grad_enabled
 from ..tensor import Tensor

@@ -119,7 +119,11 @@ class Pow(Function):
 
 
 class _Extremum(Function):
-    """out = max(a, b) or min(a, b); the gradient goes to the winner, split evenly on ties."""
+    """out = max(a, b) or min(a, b); the gradient goes to the winner, split evenly on ties.
+
+    PyTorch's rule, also at NaN: an operand gets no gradient only where it loses (for max,
+    a < b), so where either is NaN neither loses and both get g.
+    """
 
     def forward(self, a, b):
         self.saved = (a, b)
@@ -128,22 +132,26 @@ class _Extremum(Function):
     def backward(self, g):
         a, b = self.saved
         k = self.k
-        dt = g.dtype
-        win_a = k.add(k.astype(k.compare(self.wins, a, b), dt), k.mul(k.astype(k.compare("eq", a, b), dt), 0.5))
-        ga = k.sum_to_shape(k.mul(g, win_a), a.shape) if self.needs_input_grad[0] else None
-        gb = k.sum_to_shape(k.mul(g, k.sub(1, win_a)), b.shape) if self.needs_input_grad[1] else None
+        tie = k.compare("eq", a, b)
+
+        def share(loses):  # 1/2 on a tie, 0 where this operand loses, else 1
+            return k.astype(k.where(tie, 0.5, k.where(loses, 0.0, 1.0)), g.dtype)
+
+        need_a, need_b = self.needs_input_grad
+        ga = k.sum_to_shape(k.mul(g, share(k.compare(self.a_loses, a, b))), a.shape) if need_a else None
+        gb = k.sum_to_shape(k.mul(g, share(k.compare(self.b_loses, a, b))), b.shape) if need_b else None
         return ga, gb
 
 
 class Maximum(_Extremum):
-    wins = "gt"
+    a_loses, b_loses = "lt", "gt"
 
     def kernel(self, a, b):
         return self.k.maximum(a, b)
 
 
 class Minimum(_Extremum):
-    wins = "lt"
+    a_loses, b_loses = "gt", "lt"
 
     def kernel(self, a, b):
         return self.k.minimum(a, b)

@@ -20,10 +20,12 @@ G is the number of gate blocks: 1 (RNN), 4 (LSTM: i, f, g, o), 3 (GRU: r, z, n).
 Where the kernels are, by path:
 
 * the contract (shapes, what is saved, mask and reverse): ``backends/kernel_set.py``;
-* written once against the required kernels, equations and BPTT by hand (what the
-  numpy backend runs, and any backend without its own): ``backends/composed/recurrent.py``;
-* compiled loops (numba, and the same source interpreted by "python"):
-  ``backends/loops/recurrent.py``; Cython: ``backends/cython/recurrent.pyx``.
+* by hand, equations and BPTT step by step, written once with the required kernels:
+  ``backends/reference/recurrent.py`` (what the numpy backend runs, and any backend
+  without recurrent kernels of its own);
+* compiled loops: ``backends/loops/recurrent.py`` (numba, and the same source interpreted
+  by "python") and ``backends/cython/recurrent.pyx``, behind the shape checks of
+  ``backends/wrappers/recurrent.py``.
 """
 import numpy as np
 

@@ -8,7 +8,7 @@ to that parameter's buffers (moment estimates, step count...).
 ``step()`` walks every parameter that has a gradient and hands it, with its state, to
 the subclass's ``_update``, which makes ONE call to the parameter's backend kernel
 (``p._k().adam_step(...)`` and friends). The kernel updates ``p.data`` and the state
-arrays in place, so no numpy arithmetic happens here: on CUDA the whole update stays on
+arrays in place, so no numpy arithmetic happens here: on a device (the planned CUDA backend) the whole update stays on
 the device, and the numba/cython backends run their fused loops.
 
 ``state_dict()`` / ``load_state_dict()`` follow PyTorch's layout: parameters are

@@ -1,0 +1,47 @@
+"""The cython backend: the loop kernels written in Cython, compiled ahead of time by ``setup.py``.
+
+Each ``.pyx`` here defines the same loops, under the same names and parameters, as its
+twin in ``backends/loops/`` (which numba compiles); ``_common.pxd`` holds the scalar
+helpers they share. The Python in front of them (checks, layout, allocation) is the
+shared glue of ``backends/wrappers``, so this file only hands it the loops: each
+``real`` loop comes in a float and a double specialisation, and picking it here, once,
+costs one dict lookup per call instead of Cython's per-call type dispatch (~0.3 us).
+
+The extension is optional: without a C compiler the install skips it, and this backend
+reports why it is missing.
+"""
+import importlib
+import types
+
+FAMILIES = ("elementwise", "reduce", "matmul", "nn", "optim", "recurrent")
+
+
+def _specialisations(modules, ctype):
+    """Every loop of the modules in its ``ctype`` ("float" or "double") version."""
+    found = {}
+    for module in modules:
+        for name, fn in vars(module).items():
+            if name.endswith("_loop") and hasattr(fn, "__signatures__"):  # a fused Cython function
+                assert name not in found, f"two Cython loops named {name!r}"
+                found[name] = fn[ctype]
+    return types.SimpleNamespace(**found)
+
+
+def cython_backend():
+    """Assemble the "cython" backend (ImportError when the extension is not built)."""
+    try:
+        modules = [importlib.import_module(f"{__name__}.{family}") for family in FAMILIES]
+    except ImportError as e:
+        raise ImportError(f"the Cython extension is not built ({e}); `pip install -e .` builds it when a C "
+                          "compiler is available") from None
+    from ..wrappers import loop_backend
+    from ..wrappers.matmul import loop_matmul
+    L = {"f": _specialisations(modules, "float"), "d": _specialisations(modules, "double")}
+    loops = types.SimpleNamespace(**{n: getattr(m, n) for m in modules for n in vars(m) if n.endswith("_loop")})
+
+    def matmul_loop(a, b):
+        """``a @ b`` by the hand-written Cython loop (float32/float64), for the benchmarks."""
+        return loop_matmul(lambda x, y, out: L[out.dtype.char].matmul_loop(x, y, out), a, b)
+
+    return loop_backend("cython", "Cython kernels compiled ahead of time by setup.py (typed memoryviews, nogil); "
+                        "matmul via numpy/BLAS", L, extras={"loops": loops, "matmul_loop": matmul_loop})

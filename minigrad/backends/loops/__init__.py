@@ -1,40 +1,24 @@
-"""Loop kernels: explicit ``for`` loops over arrays, compiled by numba.
+"""Loop kernels: explicit ``for`` loops over arrays, and the two backends that run them.
 
-Each function in this package is decorated with ``@kernel`` (numba's ``njit``) and
-is used by two backends:
+Each function in the family files here (``elementwise``, ``reduce``, ``matmul``, ``nn``,
+``optim``, ``recurrent``) is decorated with ``@kernel`` (numba's ``njit``, ``_jit.py``) and
+is run by two backends:
 
 * ``"numba"`` calls the compiled function: LLVM turns the loop into machine code
   (typed, inlined, vectorised where it can be);
-* ``"python"`` calls the *same* function's ``.py_func``: the identical source, run
-  by the Python interpreter one element at a time.
+* ``"python"`` calls the *same* function's ``.py_func``: the identical source, run by the
+  Python interpreter one element at a time. It needs no numba.
 
-So "numba vs python" measures exactly what JIT compilation buys, nothing else.
-
-The backend classes reach the loops through a namespace (``cls.loops.name``) built by
-``collect()``: compiled dispatchers for numba, their ``py_func`` for python.
+So "numba vs python" measures exactly what JIT compilation buys, nothing else. Both
+backends put the same Python glue in front of the loops (``backends/wrappers``), which
+Cython's backend shares too.
 """
 import types
 
-from numba import njit
-from numba.core.registry import CPUDispatcher
+from . import _jit, elementwise, matmul, nn, optim, recurrent, reduce
+from ._jit import kernel  # noqa: F401  (the decorator, for writing new loop kernels)
 
-
-def kernel(fn=None, **options):
-    """``@kernel``: compile with numba, caching the machine code on disk.
-
-    ``cache=True`` writes the compiled code next to the source (``__pycache__``), so a
-    later process loads it instead of compiling again. ``fastmath`` lets LLVM
-    reassociate float arithmetic so that loops vectorise; kernels that need strict
-    IEEE order pass ``fastmath=False``. ``error_model="numpy"`` makes x / 0 give inf or
-    nan as numpy does, instead of Python's ZeroDivisionError: the Python model puts a
-    zero test before every division, and that branch stops LLVM from vectorising any
-    loop that divides.
-    """
-    opts = dict(cache=True, nogil=True, fastmath=True, error_model="numpy")
-    opts.update(options)
-    if fn is None:
-        return lambda f: njit(**opts)(f)
-    return njit(**opts)(fn)
+MODULES = (elementwise, reduce, matmul, nn, optim, recurrent)
 
 
 def collect(modules, compiled=True):
@@ -42,8 +26,34 @@ def collect(modules, compiled=True):
     found = {}
     for module in modules:
         for name, obj in vars(module).items():
-            if isinstance(obj, CPUDispatcher) and obj.__module__ == module.__name__:
+            plain = getattr(obj, "py_func", obj)
+            if getattr(plain, "is_loop_kernel", False) and obj.__module__ == module.__name__:
                 if name in found:
                     raise RuntimeError(f"two loop kernels named {name!r} ({found[name].__module__}, {module.__name__})")
                 found[name] = obj
-    return types.SimpleNamespace(**{n: (f if compiled else f.py_func) for n, f in found.items()})
+    return types.SimpleNamespace(**{n: (getattr(f, "py_func", f) if not compiled else f) for n, f in found.items()})
+
+
+def numba_backend():
+    """The "numba" backend: the loops compiled (on first use; the machine code is cached on disk)."""
+    if not _jit.HAVE_NUMBA:
+        raise ImportError("numba is not installed (pip install numba); the 'python' backend runs the same "
+                          "loops without it")
+    from ..wrappers import loop_backend
+    from ..wrappers.matmul import loop_matmul
+    loops = collect(MODULES, compiled=True)
+    return loop_backend("numba", "numba @njit loop kernels (compiled on first use, cached on disk)",
+                        {"f": loops, "d": loops},
+                        extras={"loops": loops, "matmul_loop": lambda a, b: loop_matmul(loops.matmul_loop, a, b)})
+
+
+def python_backend():
+    """The "python" backend: numba's loops run uncompiled, by the interpreter (no numba needed).
+
+    BLAS cannot run "uncompiled": its matmul is the hand loop (``matmul_loop``'s source)."""
+    from ..wrappers import loop_backend
+    from ..wrappers.matmul import interpreted_matmul, loop_matmul
+    loops = collect(MODULES, compiled=False)
+    return loop_backend("python", "numba's loop kernels run uncompiled (py_func): the same source, interpreted",
+                        {"f": loops, "d": loops}, own_matmul=interpreted_matmul,
+                        extras={"loops": loops, "matmul_loop": lambda a, b: loop_matmul(loops.matmul_loop, a, b)})

@@ -12,64 +12,24 @@ the cached machine code.
 ``gemm(a, b, out, trans_a, trans_b)`` computes out = op(a) @ op(b) on 2-D C-contiguous
 arrays of one float dtype. Uncompiled (the "python" backend), it is ``np.dot``. Compiled,
 it is the cblas call, or -- if no BLAS was found -- ``gemm_loop``, a plain loop.
+Without numba installed only the interpreted form exists.
 Callers that prefer a plain loop for tiny products call ``gemm_loop`` themselves.
 """
 import ctypes
 
 import numpy as np
-from llvmlite import binding as llvm
-from llvmlite import ir
-from numba import types
-from numba.core import cgutils
-from numba.extending import intrinsic, overload, register_jitable
 
 from .._blas_lib import numpy_blas
+from ._jit import HAVE_NUMBA, compiled_form, helper
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112  # CBLAS enum values
 
 _found = numpy_blas()
 HAVE_BLAS = _found is not None
 _INT_BITS = _found[3] if HAVE_BLAS else 64
-if HAVE_BLAS:
-    _lib, _prefix, _suffix, _ = _found
-    for _name in ("sgemm", "dgemm"):
-        _fn = getattr(_lib, f"{_prefix}cblas_{_name}{_suffix}")
-        llvm.add_symbol(f"minigrad_cblas_{_name}", ctypes.cast(_fn, ctypes.c_void_p).value)
 
 
-@intrinsic
-def _cblas_gemm(typingctx, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc):
-    """cblas_?gemm(RowMajor, trans_a, trans_b, m, n, k, 1, a, lda, b, ldb, 0, c, ldc)."""
-    dtype = c.dtype
-    if not isinstance(dtype, types.Float) or a.dtype != dtype or b.dtype != dtype:
-        return None
-
-    def codegen(context, builder, sig, args):
-        ta, tb, m_, n_, k_, a_, lda_, b_, ldb_, c_, ldc_ = args
-        ftype = context.get_value_type(dtype)
-        ity, i32 = ir.IntType(_INT_BITS), ir.IntType(32)
-        ptr = ftype.as_pointer()
-        fnty = ir.FunctionType(ir.VoidType(), [i32, i32, i32, ity, ity, ity, ftype, ptr, ity,
-                                               ptr, ity, ftype, ptr, ity])
-        name = "minigrad_cblas_sgemm" if dtype.bitwidth == 32 else "minigrad_cblas_dgemm"
-        fn = cgutils.get_or_insert_function(builder.module, fnty, name)
-
-        def data(aty, val):
-            return context.make_array(aty)(context, builder, val).data
-
-        def i(val):
-            return builder.trunc(val, ity) if ity.width < val.type.width else val
-
-        builder.call(fn, [ir.Constant(i32, _ROW_MAJOR), builder.trunc(ta, i32), builder.trunc(tb, i32),
-                          i(m_), i(n_), i(k_), ir.Constant(ftype, 1.0), data(sig.args[5], a_), i(lda_),
-                          data(sig.args[7], b_), i(ldb_), ir.Constant(ftype, 0.0), data(sig.args[9], c_), i(ldc_)])
-        return context.get_dummy_value()
-
-    return types.none(types.int64, types.int64, types.int64, types.int64, types.int64, a, types.int64,
-                      b, types.int64, c, types.int64), codegen
-
-
-@register_jitable(inline="always")
+@helper(inline=True)
 def gemm_loop(a, b, out, trans_a, trans_b):
     """out = op(a) @ op(b) by plain loops (the innermost loop always walks contiguous memory)."""
     zero = out.dtype.type(0)
@@ -98,30 +58,74 @@ def gemm(a, b, out, trans_a, trans_b):
     np.dot(a.T if trans_a else a, b.T if trans_b else b, out=out)
 
 
-@overload(gemm)
-def _gemm_compiled(a, b, out, trans_a, trans_b):
-    # BLAS takes 2-D blocks whose rows are contiguous: b and out must be C-contiguous; a
-    # may also be a column slice of one (rows of a wider array, e.g. the first 2H of 3H
-    # gate columns), passed with its own row stride as the "leading dimension".
-    if any(not isinstance(x, types.Array) or x.ndim != 2 for x in (a, b, out)):
-        return None
-    if b.layout != "C" or out.layout != "C" or a.layout not in ("C", "A"):
-        return None
-    if not HAVE_BLAS:
-        return lambda a, b, out, trans_a, trans_b: gemm_loop(a, b, out, trans_a, trans_b)
+if HAVE_NUMBA:
+    from llvmlite import binding as llvm
+    from llvmlite import ir
+    from numba import types
+    from numba.core import cgutils
+    from numba.extending import intrinsic
 
-    def impl(a, b, out, trans_a, trans_b):
-        m, n = out.shape
-        kk = a.shape[0] if trans_a else a.shape[1]
-        if m == 0 or n == 0:
-            return
-        if kk == 0:
-            out[:] = 0
-            return
-        lda = a.strides[0] // a.itemsize
-        if a.strides[1] != a.itemsize or lda < a.shape[1]:
-            gemm_loop(a, b, out, trans_a, trans_b)  # not a row-contiguous block: no BLAS form
-            return
-        _cblas_gemm(_TRANS if trans_a else _NO_TRANS, _TRANS if trans_b else _NO_TRANS, m, n, kk,
-                    a, lda, b, b.shape[1], out, n)
-    return impl
+    if HAVE_BLAS:
+        _lib, _prefix, _suffix, _ = _found
+        for _name in ("sgemm", "dgemm"):
+            _fn = getattr(_lib, f"{_prefix}cblas_{_name}{_suffix}")
+            llvm.add_symbol(f"minigrad_cblas_{_name}", ctypes.cast(_fn, ctypes.c_void_p).value)
+
+    @intrinsic
+    def _cblas_gemm(typingctx, trans_a, trans_b, m, n, k, a, lda, b, ldb, c, ldc):
+        """cblas_?gemm(RowMajor, trans_a, trans_b, m, n, k, 1, a, lda, b, ldb, 0, c, ldc)."""
+        dtype = c.dtype
+        if not isinstance(dtype, types.Float) or a.dtype != dtype or b.dtype != dtype:
+            return None
+
+        def codegen(context, builder, sig, args):
+            ta, tb, m_, n_, k_, a_, lda_, b_, ldb_, c_, ldc_ = args
+            ftype = context.get_value_type(dtype)
+            ity, i32 = ir.IntType(_INT_BITS), ir.IntType(32)
+            ptr = ftype.as_pointer()
+            fnty = ir.FunctionType(ir.VoidType(), [i32, i32, i32, ity, ity, ity, ftype, ptr, ity,
+                                                   ptr, ity, ftype, ptr, ity])
+            name = "minigrad_cblas_sgemm" if dtype.bitwidth == 32 else "minigrad_cblas_dgemm"
+            fn = cgutils.get_or_insert_function(builder.module, fnty, name)
+
+            def data(aty, val):
+                return context.make_array(aty)(context, builder, val).data
+
+            def i(val):
+                return builder.trunc(val, ity) if ity.width < val.type.width else val
+
+            builder.call(fn, [ir.Constant(i32, _ROW_MAJOR), builder.trunc(ta, i32), builder.trunc(tb, i32),
+                              i(m_), i(n_), i(k_), ir.Constant(ftype, 1.0), data(sig.args[5], a_), i(lda_),
+                              data(sig.args[7], b_), i(ldb_), ir.Constant(ftype, 0.0), data(sig.args[9], c_), i(ldc_)])
+            return context.get_dummy_value()
+
+        return types.none(types.int64, types.int64, types.int64, types.int64, types.int64, a, types.int64,
+                          b, types.int64, c, types.int64), codegen
+
+    @compiled_form(gemm)
+    def _gemm_compiled(a, b, out, trans_a, trans_b):
+        # BLAS takes 2-D blocks whose rows are contiguous: b and out must be C-contiguous; a
+        # may also be a column slice of one (rows of a wider array, e.g. the first 2H of 3H
+        # gate columns), passed with its own row stride as the "leading dimension".
+        if any(not isinstance(x, types.Array) or x.ndim != 2 for x in (a, b, out)):
+            return None
+        if b.layout != "C" or out.layout != "C" or a.layout not in ("C", "A"):
+            return None
+        if not HAVE_BLAS:
+            return lambda a, b, out, trans_a, trans_b: gemm_loop(a, b, out, trans_a, trans_b)
+
+        def impl(a, b, out, trans_a, trans_b):
+            m, n = out.shape
+            kk = a.shape[0] if trans_a else a.shape[1]
+            if m == 0 or n == 0:
+                return
+            if kk == 0:
+                out[:] = 0
+                return
+            lda = a.strides[0] // a.itemsize
+            if a.strides[1] != a.itemsize or lda < a.shape[1]:
+                gemm_loop(a, b, out, trans_a, trans_b)  # not a row-contiguous block: no BLAS form
+                return
+            _cblas_gemm(_TRANS if trans_a else _NO_TRANS, _TRANS if trans_b else _NO_TRANS, m, n, kk,
+                        a, lda, b, b.shape[1], out, n)
+        return impl

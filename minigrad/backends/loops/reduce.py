@@ -33,28 +33,18 @@ argmax/argmin are *not* implemented here: numpy's SIMD arg-reductions along the 
 axis run ~4x faster than a loop that must carry an index along with each lane
 (3.8 vs 16.5 us on (64, 512) float32), so the numba backend reuses numpy's.
 """
-import math
-
 import numpy as np
-from numba.extending import register_jitable
 
-from . import kernel
-from ._layout import (broadcast_axes, flat_any_order, memory_order, plan, reduced_blocks, run_backward,
-                      run_forward, unpermute)
+from ._jit import helper, kernel
 from ._scalar import _maximum, _minimum
 
-# fast-math without nnan/ninf: reorder float arithmetic, but keep NaN/inf semantics.
-_FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
 _BLOCK = 1024   # elements summed per block (32 per vector lane for float32 AVX2)
 _SUPER = 64     # blocks per super-block
 _ROWS = 128     # rows of a "cols" reduction summed into a scratch row before the total
 
 
 # ----------------------------------------------- shared pieces of the loops
-# register_jitable: a plain Python function for the "python" backend, compiled and
-# inlined into the caller by numba. (A @kernel helper would run compiled even when
-# called from an uncompiled loop.)
-@register_jitable
+@helper
 def _row_sum(x, p):
     """Cascaded sum of row x[p, :] of a (P, N) array, in x's dtype."""
     n = x.shape[1]
@@ -70,7 +60,7 @@ def _row_sum(x, p):
     return total
 
 
-@register_jitable
+@helper
 def _row_sum_sq_dev(x, p, mean):
     """Cascaded sum over row p of (x[p, i] - mean)^2."""
     n = x.shape[1]
@@ -87,7 +77,7 @@ def _row_sum_sq_dev(x, p, mean):
     return total
 
 
-@register_jitable
+@helper
 def _col_sums(x, p, out, part):
     """out[q] = sum_n x[p, n, q] of a (P, N, Q) array; ``part`` is a (Q,) scratch row."""
     n_rows, q_len = x.shape[1], x.shape[2]
@@ -103,7 +93,7 @@ def _col_sums(x, p, out, part):
             out[q] += part[q]
 
 
-@register_jitable
+@helper
 def _col_sum_sq_devs(x, p, mean, out, part):
     """out[q] = sum_n (x[p, n, q] - mean[q])^2; ``part`` is a (Q,) scratch row."""
     n_rows, q_len = x.shape[1], x.shape[2]
@@ -121,7 +111,7 @@ def _col_sum_sq_devs(x, p, mean, out, part):
 
 
 # ------------------------------------------------------------ forward loops
-@kernel(fastmath=_FAST)
+@kernel
 def sum_rows_loop(x, div, out):
     """out[p] = sum_n x[p, n] / div for x (P, N); div = 1 for sum, N for mean."""
     d = x.dtype.type(div)  # divide in x's dtype: an int divisor would promote float32 to float64
@@ -129,7 +119,7 @@ def sum_rows_loop(x, div, out):
         out[p] = _row_sum(x, p) / d
 
 
-@kernel(fastmath=_FAST)
+@kernel
 def sum_cols_loop(x, div, out):
     """out[p, q] = sum_n x[p, n, q] / div for x (P, N, Q), out (P, Q)."""
     d = x.dtype.type(div)
@@ -140,7 +130,7 @@ def sum_cols_loop(x, div, out):
             out[p, q] /= d
 
 
-@kernel(fastmath=_FAST)
+@kernel
 def max_rows_loop(x, out):
     """out[p] = max_n x[p, n] (NaN if the row holds one)."""
     for p in range(x.shape[0]):
@@ -150,7 +140,7 @@ def max_rows_loop(x, out):
         out[p] = m
 
 
-@kernel(fastmath=_FAST)
+@kernel
 def min_rows_loop(x, out):
     """out[p] = min_n x[p, n] (NaN if the row holds one)."""
     for p in range(x.shape[0]):
@@ -163,7 +153,7 @@ def min_rows_loop(x, out):
 # In the two "cols" loops the new value goes first: with the accumulator first, LLVM
 # notices that a NaN accumulator is left unchanged and turns the store into a masked
 # store (vmaskmovps), which is microcoded and ~3x slower on AMD Zen.
-@kernel(fastmath=_FAST)
+@kernel
 def max_cols_loop(x, out):
     """out[p, q] = max_n x[p, n, q] for x (P, N, Q)."""
     for p in range(x.shape[0]):
@@ -174,7 +164,7 @@ def max_cols_loop(x, out):
                 out[p, q] = _maximum(x[p, n, q], out[p, q])
 
 
-@kernel(fastmath=_FAST)
+@kernel
 def min_cols_loop(x, out):
     """out[p, q] = min_n x[p, n, q] for x (P, N, Q)."""
     for p in range(x.shape[0]):
@@ -185,7 +175,7 @@ def min_cols_loop(x, out):
                 out[p, q] = _minimum(x[p, n, q], out[p, q])
 
 
-@kernel(fastmath=_FAST)
+@kernel
 def var_rows_loop(x, ddof, out):
     """out[p] = sum_n (x[p, n] - mean_p)^2 / (N - ddof): two passes over a row while it is in cache.
 
@@ -198,7 +188,7 @@ def var_rows_loop(x, ddof, out):
         out[p] = _row_sum_sq_dev(x, p, mean) / dof
 
 
-@kernel(fastmath=_FAST)
+@kernel
 def var_cols_loop(x, ddof, out):
     """out[p, q] = sum_n (x[p, n, q] - mean_pq)^2 / (N - ddof) for x (P, N, Q)."""
     n, dof = x.dtype.type(x.shape[1]), x.dtype.type(x.shape[1] - ddof)
@@ -214,7 +204,7 @@ def var_cols_loop(x, ddof, out):
 
 
 # ----------------------------------------------------------- backward loops
-@kernel(fastmath=_FAST)
+@kernel
 def expand_rows_loop(g, out):
     """out[p, n] = g[p]: the backward of a sum over the trailing axes."""
     for p in range(out.shape[0]):
@@ -223,7 +213,7 @@ def expand_rows_loop(g, out):
             out[p, i] = v
 
 
-@kernel(fastmath=_FAST)
+@kernel
 def expand_cols_loop(g, out):
     """out[p, n, q] = g[p, q]: the backward of a sum over leading/middle axes."""
     for p in range(out.shape[0]):
@@ -232,26 +222,28 @@ def expand_cols_loop(g, out):
                 out[p, n, q] = g[p, q]
 
 
-@kernel(fastmath=_FAST)
+@kernel
 def minmax_backward_rows_loop(x, y, g, out):
     """out[p, n] = g[p] / k_p where x[p, n] == y[p] (k_p such elements), else 0.
 
-    Ties share the gradient equally; a NaN result matches nothing, so its row gets 0.
+    Ties share the gradient equally; a NaN result equals nothing, so its row gets 0.
     """
+    zero = x.dtype.type(0)
     for p in range(x.shape[0]):
         yp = y[p]
         hits = 0
         for i in range(x.shape[1]):
             hits += x[p, i] == yp
-        share = g[p] / hits if hits > 0 else 0.0
+        share = g[p] / hits if hits > 0 else zero
         for i in range(x.shape[1]):
-            out[p, i] = share if x[p, i] == yp else 0
+            out[p, i] = share if x[p, i] == yp else zero
 
 
-@kernel(fastmath=_FAST)
+@kernel
 def minmax_backward_cols_loop(x, y, g, out):
     """out[p, n, q] = g[p, q] / k_pq where x[p, n, q] == y[p, q], else 0 (x (P, N, Q))."""
     q_len = x.shape[2]
+    zero = x.dtype.type(0)
     hits = np.empty(q_len, np.int64)
     share = np.empty(q_len, x.dtype)
     for p in range(x.shape[0]):
@@ -261,13 +253,13 @@ def minmax_backward_cols_loop(x, y, g, out):
             for q in range(q_len):
                 hits[q] += x[p, n, q] == y[p, q]
         for q in range(q_len):
-            share[q] = g[p, q] / hits[q] if hits[q] > 0 else 0
+            share[q] = g[p, q] / hits[q] if hits[q] > 0 else zero
         for n in range(x.shape[1]):
             for q in range(q_len):
-                out[p, n, q] = share[q] if x[p, n, q] == y[p, q] else 0
+                out[p, n, q] = share[q] if x[p, n, q] == y[p, q] else zero
 
 
-@kernel(fastmath=_FAST)
+@kernel
 def var_backward_rows_loop(x, g, scale, out):
     """out[p, n] = g[p] * (x[p, n] - mean_p) * scale, scale = 2 / (N - ddof)."""
     count, s = x.dtype.type(x.shape[1]), x.dtype.type(scale)  # scale rounded to x's dtype, as numpy does
@@ -278,7 +270,7 @@ def var_backward_rows_loop(x, g, scale, out):
             out[p, i] = gp * (x[p, i] - mean) * s
 
 
-@kernel(fastmath=_FAST)
+@kernel
 def var_backward_cols_loop(x, g, scale, out):
     """out[p, n, q] = g[p, q] * (x[p, n, q] - mean_pq) * scale for x (P, N, Q)."""
     n_rows, q_len = x.shape[1], x.shape[2]
@@ -295,7 +287,7 @@ def var_backward_cols_loop(x, g, scale, out):
 
 
 # ------------------------------------------------------- whole-array checks
-@kernel(fastmath=_FAST)
+@kernel
 def any_nonfinite_loop(x):
     """True if the 1-D array x holds a NaN or an inf; stops at the first block that does."""
     n = x.size
@@ -308,7 +300,7 @@ def any_nonfinite_loop(x):
     return False
 
 
-@kernel(fastmath=_FAST)
+@kernel
 def sumsq_loop(x):
     """sum_i x[i]^2 accumulated in float64 (x float32 or float64, 1-D)."""
     acc = 0.0
@@ -316,106 +308,3 @@ def sumsq_loop(x):
         v = np.float64(x[i])
         acc += v * v
     return acc
-
-
-# --------------------------------------------------------------- wrappers
-def _loopable(x):
-    """True if the loops handle x: a non-empty float32/float64 array with at least one axis."""
-    return x.dtype.char in "fd" and x.ndim > 0 and x.size > 0
-
-
-class ReduceKernels:
-    """Kernel-set entries implemented with the reduction loops (``cls.loops`` picks compiled or not)."""
-
-    @classmethod
-    def sum(cls, x, axis, keepdims):
-        if not _loopable(x):
-            return np.asarray(super().sum(x, axis, keepdims))
-        return run_forward(cls.loops.sum_rows_loop, cls.loops.sum_cols_loop, x, axis, keepdims, 1)
-
-    @classmethod
-    def mean(cls, x, axis, keepdims):
-        if not _loopable(x):
-            return np.asarray(super().mean(x, axis, keepdims))
-        n = x.size if axis is None else math.prod(x.shape[a] for a in axis)
-        return run_forward(cls.loops.sum_rows_loop, cls.loops.sum_cols_loop, x, axis, keepdims, n)
-
-    @classmethod
-    def max(cls, x, axis, keepdims):
-        if not _loopable(x):
-            return np.asarray(super().max(x, axis, keepdims))
-        return run_forward(cls.loops.max_rows_loop, cls.loops.max_cols_loop, x, axis, keepdims)
-
-    @classmethod
-    def min(cls, x, axis, keepdims):
-        if not _loopable(x):
-            return np.asarray(super().min(x, axis, keepdims))
-        return run_forward(cls.loops.min_rows_loop, cls.loops.min_cols_loop, x, axis, keepdims)
-
-    @classmethod
-    def var(cls, x, axis, ddof, keepdims):
-        n = x.size if axis is None else math.prod(x.shape[a] for a in axis)
-        if not _loopable(x) or n - ddof <= 0:  # numpy's inf/nan and warning for no degrees of freedom
-            return np.asarray(super().var(x, axis, ddof, keepdims))
-        return run_forward(cls.loops.var_rows_loop, cls.loops.var_cols_loop, x, axis, keepdims, ddof)
-
-    @classmethod
-    def sum_to_shape(cls, g, shape):
-        """Undo broadcasting: sum g (the broadcast shape) down to ``shape``."""
-        if g.shape == shape:
-            return g
-        if not _loopable(g):
-            return super().sum_to_shape(g, shape)
-        return cls.sum(g, broadcast_axes(g.shape, tuple(shape)), True).reshape(shape)
-
-    @classmethod
-    def expand_reduced(cls, g, shape, axis, keepdims):
-        """Backward of sum: g (the reduced shape) copied over the reduced axes of ``shape``."""
-        g = np.asarray(g)
-        shape = tuple(shape)
-        pl = plan(shape, axis)
-        if g.dtype.char not in "fd" or pl.P * pl.N * pl.Q == 0 or not shape:
-            return super().expand_reduced(g, shape, axis, keepdims)
-        gb = reduced_blocks(g, pl, g.dtype)
-        if pl.Q == 1:
-            out = np.empty((pl.P, pl.N), dtype=g.dtype)
-            cls.loops.expand_rows_loop(gb, out)
-        else:
-            out = np.empty((pl.P, pl.N, pl.Q), dtype=g.dtype)
-            cls.loops.expand_cols_loop(gb, out)
-        return unpermute(out, shape, pl)
-
-    @classmethod
-    def minmax_backward(cls, x, y, g, axis, keepdims):
-        """Backward of max/min: g shared equally by the elements of x equal to y."""
-        if not _loopable(x):
-            return super().minmax_backward(x, y, g, axis, keepdims)
-        pl = plan(x.shape, axis, memory_order(x))
-        yb, gb = reduced_blocks(y, pl, x.dtype), reduced_blocks(g, pl, x.dtype)
-        return run_backward(cls.loops.minmax_backward_rows_loop, cls.loops.minmax_backward_cols_loop, x, pl, yb, gb)
-
-    @classmethod
-    def var_backward(cls, x, g, axis, ddof, keepdims):
-        """d var / dx_i = 2 (x_i - mean) / (N - ddof), times g."""
-        n = x.size if axis is None else math.prod(x.shape[a] for a in axis)
-        if not _loopable(x) or n - ddof <= 0:
-            return super().var_backward(x, g, axis, ddof, keepdims)
-        dtype = np.result_type(x, g)  # numpy's promotion, if g's dtype differs from x's
-        x = x.astype(dtype, copy=False)
-        pl = plan(x.shape, axis, memory_order(x))
-        gb = reduced_blocks(g, pl, dtype)
-        scale = 2.0 / (n - ddof)
-        return run_backward(cls.loops.var_backward_rows_loop, cls.loops.var_backward_cols_loop, x, pl, gb, scale)
-
-    @classmethod
-    def any_nonfinite(cls, x):
-        if not _loopable(x):
-            return super().any_nonfinite(x)
-        return bool(cls.loops.any_nonfinite_loop(flat_any_order(x)))
-
-    @classmethod
-    def sumsq(cls, x):
-        """Sum of squares in float64, as a Python float (for gradient norms)."""
-        if not _loopable(x):
-            return super().sumsq(x)
-        return float(cls.loops.sumsq_loop(flat_any_order(x)))
