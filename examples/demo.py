@@ -1,13 +1,12 @@
-"""Demo: forecast next month's sunspot number with a small LSTM trained by minigrad.
+"""Demo: forecast the sunspot number 6 months ahead with a small LSTM trained by minigrad.
 
 Real data (monthly mean sunspot numbers, 1749-1983, ~11-year cycle). Each example is
 a window of the previous 24 months, read by an LSTM one month at a time; a linear
 layer turns its last hidden state into a forecast of the sunspot number 6 months
-after the window. The series is
-split in time: the first 80% trains, the rest validates, so validation is a genuine
-forecast of years the model never saw.
+after the window (``--horizon``). The series is split in time: the first 80% trains,
+the rest validates, so validation is a genuine forecast of years the model never saw.
 
-    python examples/demo.py [--epochs 30] [--out results/demo]
+    python examples/demo.py [--epochs 12] [--horizon 6] [--out results/demo]
 
 Prints the loss per epoch and the validation error against the naive forecast "the
 same as the last month seen", and writes a training-curve PNG.

@@ -124,3 +124,18 @@ def test_a_composed_default_runs_on_the_backends_own_kernels():
     b.softmax_backward(y, np.ones(5), 0)  # no add either
     b.sgd_step(np.ones(3), np.ones(3), np.zeros(3), 0.1, 0.9, 0.0, False, 0.01, False, False)
     assert calls == ["add", "add"]  # weight decay (g + wd p) and momentum (m b + (1 - d) g)
+
+
+def test_cython_loops_carry_the_names_parameters_and_families_of_the_numba_loops():
+    """One glue layer (backends/wrappers) drives both compiled loop sets: every numba loop
+    has a Cython twin of the same name, parameters and family file, and nothing else."""
+    if not mg.available_backends()["cython"]["available"]:
+        pytest.skip("cython extension not built")
+    from minigrad.backends import loops
+    numba_loops = vars(loops.collect(loops.MODULES, compiled=False))
+    cython_loops = vars(get_backend("cython").loops)
+    assert set(cython_loops) == set(numba_loops)
+    for name, fn in numba_loops.items():
+        twin = cython_loops[name]
+        assert tuple(inspect.signature(twin["double"]).parameters) == tuple(inspect.signature(fn).parameters), name
+        assert twin.__module__.rsplit(".", 1)[-1] == fn.__module__.rsplit(".", 1)[-1], name

@@ -410,9 +410,14 @@ def test_numpy_openblas_is_found(compiled):
     if compiled.name == "numba":
         from minigrad.backends.loops._blas import HAVE_BLAS as found
     else:
-        from minigrad.backends.cython.recurrent import have_blas
-        found = have_blas()
+        found = _cython_recurrent().have_blas()
     assert found
+
+
+def _cython_recurrent():
+    """The recurrent.pyx module the cython backend loaded (the baseline or the AVX2 build)."""
+    import sys
+    return sys.modules[backends.get_backend("cython").loops.rnn_forward_loop.__module__]
 
 
 @pytest.mark.parametrize("m", MODES)
@@ -423,7 +428,7 @@ def test_cython_without_blas_gives_the_same_numbers(m, dtype):
     if not REPORT["cython"]["available"]:
         pytest.skip(f"cython backend not available: {REPORT['cython']['reason']}")
     from minigrad.backends._blas_lib import gemm_addresses
-    from minigrad.backends.cython import recurrent
+    recurrent = _cython_recurrent()
     found = gemm_addresses()
     if found is None:
         pytest.skip("no BLAS found: the plain loops are what every test runs")

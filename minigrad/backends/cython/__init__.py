@@ -7,6 +7,9 @@ shared glue of ``backends/wrappers``, so this file only hands it the loops: each
 ``real`` loop comes in a float and a double specialisation, and picking it here, once,
 costs one dict lookup per call instead of Cython's per-call type dispatch (~0.3 us).
 
+Builds (``setup.py``): on x86-64 every module exists twice, for the baseline x86-64 and,
+in ``avx2/``, for CPUs with AVX2 and FMA, which are loaded where numpy reports those
+instructions; ``MINIGRAD_NATIVE=1`` at install builds one set for the installing CPU.
 The extension is optional: without a C compiler the install skips it, and this backend
 reports why it is missing.
 """
@@ -14,6 +17,27 @@ import importlib
 import types
 
 FAMILIES = ("elementwise", "reduce", "matmul", "nn", "optim", "recurrent")
+
+
+def _has_avx2_and_fma():
+    """What numpy's own CPU dispatch detected on this machine (False where it cannot say)."""
+    for where in ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath"):
+        try:
+            features = importlib.import_module(where).__cpu_features__
+        except (ImportError, AttributeError):
+            continue
+        return bool(features.get("AVX2") and features.get("FMA3"))
+    return False
+
+
+def _import_families():
+    """The loop modules of the best build for this CPU, and the build's name."""
+    if _has_avx2_and_fma():
+        try:
+            return [importlib.import_module(f"{__name__}.avx2.{f}") for f in FAMILIES], "AVX2 + FMA build"
+        except ImportError:
+            pass  # built natively, or by a compiler without AVX2 support: the one build below
+    return [importlib.import_module(f"{__name__}.{f}") for f in FAMILIES], "baseline build"
 
 
 def _specialisations(modules, ctype):
@@ -30,7 +54,7 @@ def _specialisations(modules, ctype):
 def cython_backend():
     """Assemble the "cython" backend (ImportError when the extension is not built)."""
     try:
-        modules = [importlib.import_module(f"{__name__}.{family}") for family in FAMILIES]
+        modules, build = _import_families()
     except ImportError as e:
         raise ImportError(f"the Cython extension is not built ({e}); `pip install -e .` builds it when a C "
                           "compiler is available") from None
@@ -43,5 +67,5 @@ def cython_backend():
         """``a @ b`` by the hand-written Cython loop (float32/float64), for the benchmarks."""
         return loop_matmul(lambda x, y, out: L[out.dtype.char].matmul_loop(x, y, out), a, b)
 
-    return loop_backend("cython", "Cython kernels compiled ahead of time by setup.py (typed memoryviews, nogil); "
-                        "matmul via numpy/BLAS", L, extras={"loops": loops, "matmul_loop": matmul_loop})
+    return loop_backend("cython", f"Cython kernels compiled ahead of time by setup.py ({build}; typed memoryviews, "
+                        "nogil); matmul via numpy/BLAS", L, extras={"loops": loops, "matmul_loop": matmul_loop})

@@ -9,9 +9,14 @@ site and can inline and vectorise it like hand-written code.
 no interpreter lock, so Cython emits a plain C function. Without ``noexcept`` Cython 3
 would test for a pending Python error after every call, a branch in the loop that
 stops vectorisation.
+
+The scalar helpers (tanh, exp, sigmoid, log1p) are the twins of numba's in
+``loops/_scalar.py``: the same constants and the same operations in the same order,
+so the two backends round alike. NaN and inf pass through every one of them.
 """
 cimport cython
-from libc.math cimport exp, expm1, fabs, floor, copysign, sqrt, sqrtf
+from libc.math cimport exp, expm1, fabs, fabsf, floor, floorf, sqrt, sqrtf
+from libc.stdlib cimport malloc
 
 # One fused type, two C types: a function taking ``real`` arguments is compiled
 # twice, once with float and once with double.
@@ -32,7 +37,7 @@ cdef enum:
 
 # Rational approximation tanh(x) ~ x P(x^2) / Q(x^2) on [-7.905, 7.905] (beyond it
 # float32 tanh rounds to +-1): the same minimax form, constants and operation order
-# as ``_tanh32`` in ``loops/elementwise.py`` (max relative error ~3e-7). It is only
+# as ``_tanh32`` in ``loops/_scalar.py`` (max relative error ~3e-7). It is only
 # multiply-adds, two compare-selects and one division, so gcc turns a loop of it
 # into SIMD code, whereas a loop of libm's ``tanhf`` is one scalar call per element.
 # ``cdivision``: plain C division, without the zero-divisor test (and Python
@@ -61,21 +66,23 @@ cdef inline float tanh32(float x) noexcept nogil:
     return v * p / q
 
 
-# float64 tanh from exp (the split of ``_tanh64`` in ``loops/elementwise.py``):
-# glibc's ``tanh`` costs ~2x this on this machine (it calls expm1 for every argument
-# and branches a lot). For |x| >= 0.55 the result is >= 0.5, so 1 - 2/(e^{2|x|} + 1)
-# loses nothing to cancellation; below, expm1 keeps full relative precision near 0.
-# Both forms are within 2 ulp of numpy's tanh; e^{2|x|} = inf gives exactly 1.
+# float64 tanh from exp, the split of ``_tanh64`` in ``loops/_scalar.py`` with its
+# operations in its order (so numba and Cython round alike): glibc's ``tanh`` costs ~2x
+# this on this machine (it calls expm1 for every argument and branches a lot). For
+# |x| >= 0.55 the result is >= 0.5, so (1 - e^{-2|x|}) / (1 + e^{-2|x|}) loses nothing to
+# cancellation; below, expm1 keeps full relative precision near 0. Both forms are
+# within 2 ulp of numpy's tanh; e^{-2|x|} = 0 gives exactly 1.
 # Still one scalar libm call per element: float64 tanh stays the slowest kernel.
 @cython.cdivision(True)
 cdef inline double tanh64(double x) noexcept nogil:
-    cdef double a = fabs(x), t, r
+    cdef double a = fabs(x), e, r
     if a < 0.55:
-        t = expm1(-2.0 * a)
-        r = -t / (t + 2.0)
+        e = expm1(-2.0 * a)  # accurate where 1 - exp(-2a) would cancel
+        r = -e / (e + 2.0)
     else:
-        r = 1.0 - 2.0 / (exp(2.0 * a) + 1.0)
-    return copysign(r, x)  # NaN: a < 0.55 is false, exp(NaN) is NaN, and NaN comes back
+        e = exp(-2.0 * a)
+        r = (1.0 - e) / (1.0 + e)
+    return r if x >= 0 else -r  # NaN: a < 0.55 is false, exp(NaN) is NaN, and -NaN comes back
 
 
 cdef inline real tanh_r(real x) noexcept nogil:
@@ -96,13 +103,6 @@ cdef inline real sqrt_r(real x) noexcept nogil:
         return sqrt(x)
 
 
-cdef inline real sigmoid_r(real x) noexcept nogil:
-    """sigma(x) = (1 + tanh(x/2)) / 2: exact, and never overflows (numpy backend's form)."""
-    return <real>0.5 * tanh_r(<real>0.5 * x) + <real>0.5
-
-
-
-
 # ------------------------------------------------------------- exp as a polynomial
 # libm's exp is one scalar call per element, and numpy's float64 np.exp is scalar on
 # this CPU too. This is the Cephes algorithm of ``_exp_poly`` in ``loops/_scalar.py``,
@@ -110,16 +110,19 @@ cdef inline real sigmoid_r(real x) noexcept nogil:
 # of it: exp(x) = 2^n exp(r), n = round(x / ln 2), |r| <= ln(2)/2, exp(r) from a
 # rational function, and 2^n made directly as the bits of a float64 (exponent field
 # n + 1023). Computed in float64 for float32 input too; relative error < 3e-14.
-# Below x = -709 it returns 0 (libm gives denormals down to -745), above 709.78 inf.
+# x is clamped to [-709, 709], the range where that exponent field is valid: below
+# about -708.4 the result is 0 (libm gives denormals down to -745), above 709 it
+# saturates at e^709 ~ 8e307. Every caller passes x <= 0. A NaN x gives NaN.
 cdef union _bits64:  # reading a union member other than the one written: gcc's sanctioned type pun
     double d
-    long long i
+    unsigned long long i
 
 
 @cython.cdivision(True)
 cdef inline double exp_poly(double x) noexcept nogil:
+    # "lo if x < lo else x" (numba's max(x, lo)): a NaN passes through
     x = -709.0 if x < -709.0 else x
-    x = 709.78 if x > 709.78 else x
+    x = 709.0 if x > 709.0 else x
     cdef double n = floor(1.4426950408889634 * x + 0.5)
     cdef double r = x - n * 6.93145751953125e-1 - n * 1.42860682030941723212e-6  # ln 2 in two parts
     cdef double rr = r * r
@@ -128,8 +131,64 @@ cdef inline double exp_poly(double x) noexcept nogil:
     cdef double q = ((3.00198505138664455042e-6 * rr + 2.52448340349684104192e-3) * rr
                      + 2.27265548208155028766e-1) * rr + 2.0
     cdef _bits64 two_n
-    two_n.i = (<long long>(<int>n) + 1023) << 52  # via int: SIMD converts double -> int32, not -> int64
+    n = n if n >= -1100.0 else -1100.0  # a NaN n becomes -1100: converting NaN to int is undefined in C
+    # via int: SIMD converts double -> int32, not -> int64; unsigned, so the shift is defined C
+    two_n.i = <unsigned long long>(<long long>(<int>n) + 1023) << 52
     return (1.0 + 2.0 * p / (q - p)) * two_n.d
+
+
+# The float32 twin, for the sigmoids: ``_expf_neg`` of ``loops/_scalar.py`` (Cephes expf),
+# same constants, same operation order. e^x for x <= 0 in float32 arithmetic, so a
+# float32 loop keeps the float32 vector width (8 lanes with AVX2 instead of 4);
+# 2^n is built as the bits of a float32 (exponent field n + 127, shifted 23 places).
+# Below -87.33 e^x is not a normal float32 and the function returns 0; a NaN x gives
+# NaN (it fails the final test, and p is NaN). Relative error < 3e-7.
+cdef union _bits32:
+    float f
+    unsigned int i
+
+
+cdef inline float expf_neg(float x) noexcept nogil:
+    cdef float xc = <float>-87.33 if <float>-87.33 > x else x  # numba's max(x, -87.33): NaN stays
+    cdef float n = floorf(<float>1.4426950408889634 * xc + <float>0.5)
+    cdef float r = xc - n * <float>0.693359375 - n * <float>-2.12194440e-4  # ln 2 in two parts
+    cdef float p = <float>1.9875691500e-4
+    p = p * r + <float>1.3981999507e-3
+    p = p * r + <float>8.3334519073e-3
+    p = p * r + <float>4.1665795894e-2
+    p = p * r + <float>1.6666665459e-1
+    p = p * r + <float>5.0000001201e-1
+    p = p * (r * r) + r + <float>1
+    cdef _bits32 two_n
+    n = n if n >= <float>-200 else <float>-200  # a NaN n becomes -200: converting NaN to int is undefined in C
+    two_n.i = <unsigned int>(<int>n + 127) << 23
+    return <float>0 if x < <float>-87.33 else p * two_n.f
+
+
+# sigma(x) = 1 / (1 + e^-x), written as  s = (1 if x >= 0 else e) / (1 + e),  e = e^{-|x|} <= 1
+# (``_sigmoid32``/``_sigmoid64`` of ``loops/_scalar.py``): it never overflows and keeps full
+# relative precision in the negative tail, where sigma(x) ~ e^x (sigma(-80) = 1.8e-35 in
+# float32); the form 0.5 tanh(x/2) + 0.5 would round everything below x ~ -17 (float32) /
+# -37 (float64) to 0, and log(sigma(x)) to -inf. Both arms of the select are registers,
+# so gcc turns the test into a blend and vectorises the loop that calls it.
+@cython.cdivision(True)
+cdef inline float sigmoid32(float x) noexcept nogil:
+    cdef float e = expf_neg(-fabsf(x))
+    return (<float>1 if x >= <float>0 else e) / (<float>1 + e)
+
+
+@cython.cdivision(True)
+cdef inline double sigmoid64(double x) noexcept nogil:
+    cdef double e = exp_poly(-fabs(x))
+    return (1.0 if x >= 0 else e) / (1.0 + e)
+
+
+cdef inline real sigmoid_r(real x) noexcept nogil:
+    """sigma(x) at the argument's precision (``real is float`` is decided at compile time)."""
+    if real is float:
+        return sigmoid32(x)
+    else:
+        return sigmoid64(x)
 
 
 @cython.cdivision(True)
@@ -144,6 +203,18 @@ cdef inline double log1p_series(double e) noexcept nogil:
     for k in range(15, -1, -1):  # constant trip count: gcc unrolls it completely
         t = t * z + 1.0 / (2 * k + 1)
     return 2.0 * s * t
+
+
+# ----------------------------------------------------------------- scratch memory
+# The numba loops allocate their work rows with np.empty; a Cython loop takes them from
+# malloc before it releases the GIL and frees them in ``finally`` (so nothing leaks when
+# the loop raises). ``except NULL``: a failed malloc becomes a Python MemoryError.
+cdef inline void* scratch(Py_ssize_t count, size_t itemsize) except NULL:
+    """Uninitialised memory for ``count`` numbers (at least one) of ``itemsize`` bytes; free() it."""
+    cdef void* p = malloc((count if count > 1 else 1) * itemsize)
+    if p == NULL:
+        raise MemoryError(f"cannot allocate {count * itemsize} bytes of scratch memory")
+    return p
 
 
 # ---------------------------------------------------------------- row reductions

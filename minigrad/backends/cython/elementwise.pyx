@@ -18,7 +18,8 @@ compiles that to an extension module. The loops themselves become plain C loops:
   so other Python threads may run meanwhile. Cython refuses to compile a ``nogil``
   block that uses a Python object, which also proves the loop is pure C.
 * ``real`` is a fused type (``_common.pxd``): each kernel is compiled once for float
-  and once for double; the call picks the specialisation from the array dtype.
+  and once for double; a call picks the specialisation from the array dtype, or the
+  caller picks it once, by index: ``relu_loop["float"]`` is the float32 function.
 
 Why each loop first copies ``x[i]`` into a local: in ``g[i] if x[i] > 0 else
 g[i] * s`` Cython emits the loads of ``g[i]`` *inside* the C if/else, and gcc will
@@ -31,16 +32,26 @@ Constants are written ``<real>1``, not ``1``: Cython types a bare number in floa
 arithmetic as a C double, and ``1.0 - y * y`` would then run in double precision
 (half the SIMD width) in the float32 build.
 
-Every kernel works on flat, C-contiguous 1-D arrays; the wrappers in
-``cython_backend.py`` flatten, broadcast and check dtypes first. The formulas, and
-their operation order, are those of ``loops/elementwise.py`` and of the numpy
-reference, so all three backends round alike.
+Every loop has the name, the parameters and the semantics of its numba twin in
+``loops/elementwise.py``: one Python glue layer (``backends/wrappers/elementwise.py``)
+calls either set, after flattening, broadcasting and checking dtypes; the float32
+and float64 specialisations of each loop are picked once, when the backend is
+assembled (``cython/__init__.py``). The kernel contract is ``backends/kernel_set.py``.
+The formulas, and their operation order, are the numba loops', so the two backends
+round alike. The scalar parameters (``slope``, ``lo``, ``hi``) are ``real``: the glue
+passes them in x's dtype, which is also what keeps numba's float32 loops in float32.
+
+NaN and inf (the contract's rules, as PyTorch): NaN in gives NaN out. A test ``x > 0``
+is false for NaN, so each select below is written so that the NaN case falls on the
+side PyTorch takes: relu keeps x unless x <= 0, relu's gradient passes g unless
+x <= 0, clip's gradient is g only where lo <= x <= hi (0 for NaN), abs's is sign(x) g
+with sign(NaN) = 0.
 """
 from minigrad.backends.cython._common cimport real, sigmoid_r, tanh_r
 
 
 # ----------------------------------------------------------- unary forward
-def tanh_forward(const real[::1] x, real[::1] out):
+def tanh_loop(const real[::1] x, real[::1] out):
     """out = tanh(x): float32 by the vectorisable rational form, float64 from exp (``_common.pxd``)."""
     cdef Py_ssize_t i, n = x.shape[0]
     with nogil:
@@ -48,16 +59,17 @@ def tanh_forward(const real[::1] x, real[::1] out):
             out[i] = tanh_r(x[i])
 
 
-def sigmoid_forward(const real[::1] x, real[::1] out):
-    """out = 1 / (1 + e^-x), computed as (1 + tanh(x/2)) / 2: exact, and never overflows."""
+def sigmoid_loop(const real[::1] x, real[::1] out):
+    """out = 1 / (1 + e^-x), computed as (1 or e) / (1 + e), e = e^{-|x|}: never overflows,
+    and accurate in the negative tail (sigma(-80) = 1.8e-35 in float32)."""
     cdef Py_ssize_t i, n = x.shape[0]
     with nogil:
         for i in range(n):
             out[i] = sigmoid_r(x[i])
 
 
-def relu_forward(const real[::1] x, real[::1] out):
-    """out = max(x, 0); NaN stays NaN, as with np.maximum."""
+def relu_loop(const real[::1] x, real[::1] out):
+    """out = max(x, 0); NaN stays NaN."""
     cdef Py_ssize_t i, n = x.shape[0]
     cdef real xi
     with nogil:
@@ -66,8 +78,8 @@ def relu_forward(const real[::1] x, real[::1] out):
             out[i] = 0 if xi <= 0 else xi
 
 
-def leaky_relu_forward(const real[::1] x, real slope, real[::1] out):
-    """out = x where x > 0, else slope * x."""
+def leaky_relu_loop(const real[::1] x, real slope, real[::1] out):
+    """out = x where x > 0, else slope * x (NaN: slope * NaN = NaN)."""
     cdef Py_ssize_t i, n = x.shape[0]
     cdef real xi
     with nogil:
@@ -76,8 +88,8 @@ def leaky_relu_forward(const real[::1] x, real slope, real[::1] out):
             out[i] = xi if xi > 0 else xi * slope
 
 
-def clip_forward(const real[::1] x, real lo, real hi, real[::1] out):
-    """out = min(max(x, lo), hi) (pass -inf / inf for a missing bound); NaN stays NaN."""
+def clip_loop(const real[::1] x, real lo, real hi, real[::1] out):
+    """out = min(max(x, lo), hi) (-inf / inf for a missing bound); NaN stays NaN."""
     cdef Py_ssize_t i, n = x.shape[0]
     cdef real v
     with nogil:
@@ -90,34 +102,34 @@ def clip_forward(const real[::1] x, real lo, real hi, real[::1] out):
 # ---------------------------------------------------------- fused backward
 # One pass, no temporaries: numpy's ``g * (1 - y * y)`` makes three passes over
 # memory and allocates two intermediate arrays.
-def tanh_backward(const real[::1] y, const real[::1] g, real[::1] out):
-    """out = g * (1 - y^2), the derivative of tanh written in terms of its output y."""
+def tanh_backward_loop(const real[::1] y, const real[::1] g, real[::1] out):
+    """out = g (1 - y^2), the derivative of tanh written in terms of its output y."""
     cdef Py_ssize_t i, n = y.shape[0]
     with nogil:
         for i in range(n):
             out[i] = g[i] * (<real>1 - y[i] * y[i])
 
 
-def sigmoid_backward(const real[::1] y, const real[::1] g, real[::1] out):
-    """out = g * y * (1 - y)."""
+def sigmoid_backward_loop(const real[::1] y, const real[::1] g, real[::1] out):
+    """out = g y (1 - y), y = sigma(x)."""
     cdef Py_ssize_t i, n = y.shape[0]
     with nogil:
         for i in range(n):
             out[i] = g[i] * y[i] * (<real>1 - y[i])
 
 
-def relu_backward(const real[::1] x, const real[::1] g, real[::1] out):
-    """out = g where x > 0, else 0."""
+def relu_backward_loop(const real[::1] x, const real[::1] g, real[::1] out):
+    """out = 0 where x <= 0, else g (so a NaN x passes g, as PyTorch's relu does)."""
     cdef Py_ssize_t i, n = x.shape[0]
     cdef real xi, gi
     with nogil:
         for i in range(n):
             xi = x[i]
             gi = g[i]
-            out[i] = gi if xi > 0 else 0
+            out[i] = 0 if xi <= 0 else gi
 
 
-def leaky_relu_backward(const real[::1] x, const real[::1] g, real slope, real[::1] out):
+def leaky_relu_backward_loop(const real[::1] x, const real[::1] g, real slope, real[::1] out):
     """out = g where x > 0, else slope * g."""
     cdef Py_ssize_t i, n = x.shape[0]
     cdef real xi, gi
@@ -128,8 +140,8 @@ def leaky_relu_backward(const real[::1] x, const real[::1] g, real slope, real[:
             out[i] = gi if xi > 0 else gi * slope
 
 
-def clip_backward(const real[::1] x, const real[::1] g, real lo, real hi, real[::1] out):
-    """out = g where lo <= x <= hi, else 0 (no gradient flows through a clamp)."""
+def clip_backward_loop(const real[::1] x, const real[::1] g, real lo, real hi, real[::1] out):
+    """out = g where lo <= x <= hi, else 0 (also 0 for a NaN x: no gradient flows through a clamp)."""
     cdef Py_ssize_t i, n = x.shape[0]
     cdef real xi, gi
     with nogil:
@@ -137,25 +149,25 @@ def clip_backward(const real[::1] x, const real[::1] g, real lo, real hi, real[:
             xi = x[i]
             gi = g[i]
             # "&" rather than "and": Python's "and" short-circuits, i.e. a second branch.
-            out[i] = gi if (xi >= lo) & (xi <= hi) else 0
+            out[i] = gi if (lo <= xi) & (xi <= hi) else 0
 
 
-def abs_backward(const real[::1] x, const real[::1] g, real[::1] out):
-    """out = g * sign(x): sign is 1, -1, 0 at zero and NaN at NaN (np.sign's convention)."""
+def abs_backward_loop(const real[::1] x, const real[::1] g, real[::1] out):
+    """out = sign(x) g, with sign(0) = sign(NaN) = 0."""
     cdef Py_ssize_t i, n = x.shape[0]
-    cdef real xi, s
+    cdef real xi, gi
     with nogil:
         for i in range(n):
             xi = x[i]
-            s = xi * <real>0  # 0 for finite x, NaN for NaN: the value kept when neither test holds
-            s = 1 if xi > 0 else s
-            s = -1 if xi < 0 else s
-            out[i] = g[i] * s
+            gi = g[i]
+            out[i] = gi if xi > 0 else (-gi if xi < 0 else 0)
 
 
-def sqrt_backward(const real[::1] y, const real[::1] g, real[::1] out):
+def sqrt_backward_loop(const real[::1] y, const real[::1] g, real[::1] out):
     """out = g / (2 y), y = sqrt(x)."""
     cdef Py_ssize_t i, n = y.shape[0]
+    cdef real yi
     with nogil:
         for i in range(n):
-            out[i] = g[i] / (<real>2 * y[i])
+            yi = y[i]
+            out[i] = g[i] / (yi + yi)  # 2 y as the numba loop writes it (the same bits as 2 * y)

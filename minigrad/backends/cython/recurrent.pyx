@@ -1,10 +1,11 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """Fused recurrent kernels in Cython: a whole sequence of RNN, LSTM or GRU steps in one call.
 
-The same six loops as the numba backend's ``loops/recurrent.py`` (forward) and
-``loops/recurrent_backward.py`` (BPTT), with the same signatures, so the wrapper class
-``RecurrentKernels`` (``backends/recurrent_wrappers.py``: shape checks, allocation)
-runs either. The contract is rnn/fused/CONTRACT.md. Per step:
+The same six loops as the numba backend's ``loops/recurrent.py`` (forward and BPTT),
+with the same names, parameters and semantics, so one Python glue layer
+(``backends/wrappers/recurrent.py``: shape checks, allocation) runs either. The
+contract (shapes, saved arrays, mask and reverse semantics) is ``backends/kernel_set.py``.
+Per step:
 
     forward:   one matrix product  h_{t-1} @ W_hh^T                (B, H) x (H, G*H)
                per batch row       gate nonlinearities, state update, output
@@ -43,9 +44,12 @@ What Cython makes of it:
   backends agree to rounding.
 * **Constants typed like the data**: ``one = 1`` declared ``real``. Cython writes a bare
   ``1 - x`` as ``1.0 - x``, a C double, and the float32 loop would run in double.
-* **Activations** are ``_common.pxd``'s: in float32 tanh is the vectorisable rational
-  form (the numba loops' ``_tanh32``: same constants, same order); in float64 it is built
-  from ``exp``/``expm1``, one libm call per element as in numba; sigmoid(x) = 0.5 tanh(x/2) + 0.5.
+* **Activations** are ``_common.pxd``'s, the twins of ``loops/_scalar.py``'s (same
+  constants, same order): in float32 tanh is the vectorisable rational form; in float64
+  it is built from ``exp``/``expm1``, one libm call per element as in numba; sigmoid is
+  (1 or e) / (1 + e) with e = e^{-|x|} from a vectorisable polynomial exp (a float32 one
+  in float32), which never overflows and stays accurate in the negative tail. relu keeps
+  NaN (0 only where v <= 0), and its gradient passes where h is NaN.
 * ``with nogil``: the whole sequence runs without the interpreter lock.
 
 Masks (T, B) arrive as numpy bool arrays; a buffer of format ``?`` (one byte, 0 or 1) is
@@ -54,10 +58,10 @@ carried unchanged, the output is 0 and the saved gates are 0. ``reverse`` walks
 t = T-1 .. 0; hs/cs are indexed by steps processed (hs[k]), gates/out/d_gi by time t.
 """
 from libc.stdint cimport int64_t
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport free
 from libc.string cimport memcpy, memset
 
-from minigrad.backends.cython._common cimport real, sigmoid_r, tanh_r
+from minigrad.backends.cython._common cimport real, scratch, sigmoid_r, tanh_r
 
 cdef enum:
     LOOP_MAX_ROWS = 2  # a product with this many rows or fewer runs the plain loop (loops/recurrent.py)
@@ -171,20 +175,13 @@ cdef inline void _step_product(const real* h, const real* w_hh, const real* w_t,
 
 
 # --------------------------------------------------------------- scratch memory
-cdef void* _scratch(Py_ssize_t count, size_t itemsize) except NULL:
-    """Uninitialised memory for ``count`` numbers (freed by the caller); MemoryError if none."""
-    cdef void* p = malloc(max(count, 1) * itemsize)
-    if p == NULL:
-        raise MemoryError(f"recurrent kernel: cannot allocate {count * itemsize} bytes")
-    return p
-
-
+# ``scratch`` (``_common.pxd``): malloc, or MemoryError; the kernels free it in ``finally``.
 cdef real* _transposed_weights(const real[:, ::1] w_hh, Py_ssize_t B) except? NULL:
     """W_hh^T (H, G) in fresh memory when the step products run the plain loop, else NULL."""
     cdef Py_ssize_t G = w_hh.shape[0], H = w_hh.shape[1], i, j
     if _uses_blas(B):
         return NULL
-    cdef real* w_t = <real*>_scratch(G * H, sizeof(real))
+    cdef real* w_t = <real*>scratch(G * H, sizeof(real))
     for i in range(G):
         for j in range(H):
             w_t[j * G + i] = w_hh[i, j]
@@ -208,7 +205,7 @@ cdef inline void _rnn_row(const real* x, const real* bias, bint relu, real* h, r
     if relu:
         for j in range(H):
             v = h[j] + x[j] + bias[j]
-            v = v if v > zero else zero
+            v = zero if v <= zero else v  # NaN stays NaN
             h[j] = v
             o[j] = v
     else:
@@ -357,14 +354,14 @@ def gru_forward_loop(const real[:, :, ::1] gi, const real[:, ::1] w_hh, const re
 # gradient of the state before it (minus the W_hh product, added by _propagate).
 cdef inline void _rnn_row_back(const real* h, const real* d_o, const real* dh, bint relu, real* dg,
                                Py_ssize_t H) noexcept nogil:
-    """d_a = (dh + d_out) * act'(a), act' from the output h: 1 - h^2 (tanh), [h > 0] (relu)."""
+    """d_a = (dh + d_out) * act'(a), act' from the output h: 1 - h^2 (tanh), 0 where h <= 0 else 1 (relu)."""
     cdef Py_ssize_t j
     cdef real hj, d, zero = 0, one = 1
     if relu:
         for j in range(H):
             hj = h[j]
             d = dh[j] + d_o[j]
-            dg[j] = d if hj > zero else zero
+            dg[j] = zero if hj <= zero else d  # a NaN h passes the gradient, as relu's does
     else:
         for j in range(H):
             hj = h[j]
@@ -492,7 +489,7 @@ cdef void _finish(const real* d_gates, const real* hs, Py_ssize_t T, Py_ssize_t 
 cdef real* _backward_scratch(real[:, ::1] d_h0, Py_ssize_t T, bint reverse, Py_ssize_t extra) except NULL:
     """B*H + (T*B*H if reverse) + extra uninitialised numbers of d_h0's type, d_h0 (B, H)."""
     cdef Py_ssize_t state = d_h0.shape[0] * d_h0.shape[1]
-    return <real*>_scratch(state + (T * state if reverse else 0) + extra, sizeof(real))
+    return <real*>scratch(state + (T * state if reverse else 0) + extra, sizeof(real))
 
 
 def rnn_backward_loop(const real[:, :, ::1] hs, const real[:, ::1] w_hh, const unsigned char[:, ::1] mask,

@@ -105,6 +105,7 @@ def _exp_poly(x):
     p = r * ((_EP[0] * rr + _EP[1]) * rr + _EP[2])
     q = ((_EQ[0] * rr + _EQ[1]) * rr + _EQ[2]) * rr + _EQ[3]
     e = 1.0 + 2.0 * p / (q - p)
+    n = max(-1100.0, n)  # a NaN n becomes -1100 (max keeps its first argument): a defined int conversion
     # int32 first: AVX2 converts doubles to int32 in vector registers, not to int64.
     return e * np.int64((np.int64(np.int32(n)) + 1023) << 52).view(np.float64)
 
@@ -151,6 +152,7 @@ def _expf_neg(x):
     p = p * r + np.float32(1.6666665459e-1)
     p = p * r + np.float32(5.0000001201e-1)
     p = p * (r * r) + r + np.float32(1)
+    n = max(np.float32(-200), n)  # a NaN n becomes -200 (max keeps its first argument): a defined int conversion
     two_n = np.int32((np.int32(n) + 127) << 23).view(np.float32)
     return np.float32(0) if x < np.float32(_EXPF_MIN) else p * two_n  # a NaN x fails the test: NaN
 
