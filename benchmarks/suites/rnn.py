@@ -9,7 +9,7 @@ process (``harness.measure``), one layer of hidden size H over T steps of a batc
 
 with these implementations, all on the same weights and the same float32 input:
 
-  fused[numba] fused[cython] fused[numpy]   the whole-sequence Function (rnn/fused) on
+  fused[numba] fused[cython] fused[numpy]   the whole-sequence Function (minigrad/ops/recurrent.py) on
                                             that backend
   composed[numba]                           ``fused=False``: the cells op by op, a graph
                                             node per op per step (numba backend)
