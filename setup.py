@@ -92,8 +92,11 @@ class BuildExt(build_ext):
                 if avx2 is None:
                     continue  # no compiler support: the baseline build serves every CPU
                 ext.extra_compile_args = flags + avx2 + ext.extra_compile_args
+                build = f"AVX2 + FMA build, {' '.join(avx2)}"
             else:
                 ext.extra_compile_args = flags + ext.extra_compile_args
+                build = "native build, -march=native" if "-march=native" in flags else "portable build"
+            ext.define_macros.append(("MINIGRAD_BUILD", f'"{build}"'))  # what available_backends() reports
             wanted.append(ext)
         self.extensions = wanted
         self.failed = []

@@ -31,13 +31,13 @@ def _has_avx2_and_fma():
 
 
 def _import_families():
-    """The loop modules of the best build for this CPU, and the build's name."""
+    """The loop modules of the best build for this CPU."""
     if _has_avx2_and_fma():
         try:
-            return [importlib.import_module(f"{__name__}.avx2.{f}") for f in FAMILIES], "AVX2 + FMA build"
+            return [importlib.import_module(f"{__name__}.avx2.{f}") for f in FAMILIES]
         except ImportError:
             pass  # built natively, or by a compiler without AVX2 support: the one build below
-    return [importlib.import_module(f"{__name__}.{f}") for f in FAMILIES], "baseline build"
+    return [importlib.import_module(f"{__name__}.{f}") for f in FAMILIES]
 
 
 def _specialisations(modules, ctype):
@@ -54,7 +54,7 @@ def _specialisations(modules, ctype):
 def cython_backend():
     """Assemble the "cython" backend (ImportError when the extension is not built)."""
     try:
-        modules, build = _import_families()
+        modules = _import_families()
     except ImportError as e:
         raise ImportError(f"the Cython extension is not built ({e}); `pip install -e .` builds it when a C "
                           "compiler is available") from None
@@ -67,5 +67,6 @@ def cython_backend():
         """``a @ b`` by the hand-written Cython loop (float32/float64), for the benchmarks."""
         return loop_matmul(lambda x, y, out: L[out.dtype.char].matmul_loop(x, y, out), a, b)
 
+    build = modules[0].BUILD  # elementwise.pyx reports how setup.py compiled it
     return loop_backend("cython", f"Cython kernels compiled ahead of time by setup.py ({build}; typed memoryviews, "
                         "nogil); matmul via numpy/BLAS", L, extras={"loops": loops, "matmul_loop": matmul_loop})

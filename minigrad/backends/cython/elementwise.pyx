@@ -49,6 +49,17 @@ with sign(NaN) = 0.
 """
 from minigrad.backends.cython._common cimport real, sigmoid_r, tanh_r
 
+# Which build this is, as setup.py compiled it (the MINIGRAD_BUILD macro), for available_backends().
+cdef extern from *:
+    """
+    #ifndef MINIGRAD_BUILD
+    #define MINIGRAD_BUILD "portable build"
+    #endif
+    """
+    const char* MINIGRAD_BUILD
+
+BUILD = MINIGRAD_BUILD.decode()
+
 
 # ----------------------------------------------------------- unary forward
 def tanh_loop(const real[::1] x, real[::1] out):
