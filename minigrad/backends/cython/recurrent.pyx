@@ -13,44 +13,20 @@ Per step:
                one matrix product  d_h_{t-1} = d_gates @ W_hh        (B, G*H) x (G*H, H)
     after it:  d_W_hh = d_gates^T @ h_prev as ONE product over all steps, d_b_hh = column sums
 
-What Cython makes of it:
+How, in Cython (why each choice, and what it measured: docs/kernels.md, "The Cython
+recurrent kernels"):
 
-* **BLAS through a function pointer.** The per-step product must run inside the loop,
-  and there is no Python in a ``nogil`` loop to call ``np.dot`` with. The C file
-  declares a pointer type per gemm signature (``sgemm64_t``, ...); ``set_blas`` stores in
-  those pointers the addresses of ``cblas_sgemm``/``cblas_dgemm`` in the OpenBLAS numpy
-  itself loaded (found by ``backends/_blas_lib.py`` with ctypes at import, below), and
-  ``_gemm`` calls through them: one indirect C call, no Python, no second BLAS.
-  numpy >= 2 wheels ship an ILP64 OpenBLAS (``int64`` sizes), older ones and system
-  BLAS use 32-bit ``int``: hence a 32- and a 64-bit pointer type for each precision.
-* **A plain loop for tiny products.** With one or two batch rows a BLAS call costs more
-  than the arithmetic (``LOOP_MAX_ROWS``, as numba's ``_matmul``), and without a BLAS every
-  product is a loop. The loop is written in the "row of b scaled into a row of out"
-  order, whose inner loop is contiguous and vectorises; the forward pass therefore
-  transposes W_hh once per call (G*H numbers) instead of taking dot products per step.
-* **Raw pointers into the memoryviews.** Each kernel takes typed memoryviews (the
-  arrays' buffers, acquired once per call), then works on ``&x[t, b, 0]`` pointers: every
-  array is C-contiguous, so a row of one step is a contiguous run of H or G*H numbers.
-* **One function per row, in short passes.** The gate arithmetic of one batch row is an
-  ``inline`` function of contiguous runs (the gate blocks of g, c, h, ...). gcc vectorises a
-  loop (8 float32 lanes with AVX2) only if the arrays it writes cannot overlap the ones it
-  reads, and with plain pointers it can only check that at run time: at most 10 pairs of
-  runs per loop (its ``vect-max-version-for-alias-checks``). numba's single LSTM loop,
-  written the same way, touches 20 runs (over 64 pairs) and gcc left it scalar. So each
-  row is a few passes that each write one run (``c_new = f c_old + i g``, then ``h_new =
-  o tanh(c_new)``, ...): every pass vectorises and the row stays in L1 cache; for the
-  LSTM forward row, the single loop with ``restrict`` pointers (in C) measured no faster.
-  Each value is computed with the numba loop's operations in its order, so the two
-  backends agree to rounding.
-* **Constants typed like the data**: ``one = 1`` declared ``real``. Cython writes a bare
-  ``1 - x`` as ``1.0 - x``, a C double, and the float32 loop would run in double.
-* **Activations** are ``_common.pxd``'s, the twins of ``loops/_scalar.py``'s (same
-  constants, same order): in float32 tanh is the vectorisable rational form; in float64
-  it is built from ``exp``/``expm1``, one libm call per element as in numba; sigmoid is
-  (1 or e) / (1 + e) with e = e^{-|x|} from a vectorisable polynomial exp (a float32 one
-  in float32), which never overflows and stays accurate in the negative tail. relu keeps
-  NaN (0 only where v <= 0), and its gradient passes where h is NaN.
-* ``with nogil``: the whole sequence runs without the interpreter lock.
+* the per-step product calls the ``cblas_sgemm``/``cblas_dgemm`` of numpy's own OpenBLAS
+  through a C function pointer that ``set_blas`` fills at import (addresses found by
+  ``backends/_blas_lib.py``); products of one or two rows, and every product when no BLAS
+  was found, run a plain loop (``LOOP_MAX_ROWS``) over W_hh transposed once per call;
+* each kernel takes typed memoryviews and then works on raw pointers to contiguous rows;
+* the gate arithmetic of one batch row is a few short passes that each write one array,
+  so that gcc can vectorise every pass; each value is computed with the numba loop's
+  operations in its order, so the two backends agree to rounding;
+* constants are typed like the data (``one`` is ``real``), activations are
+  ``_common.pxd``'s twins of ``loops/_scalar.py``, relu keeps NaN, and the whole sequence
+  runs ``with nogil``.
 
 Masks (T, B) arrive as numpy bool arrays; a buffer of format ``?`` (one byte, 0 or 1) is
 accepted by an ``unsigned char`` memoryview. Where mask[t, b] is False the state is

@@ -12,12 +12,11 @@ left is the recurrence, where step t needs the state of step t-1:
     after the loop:     one big product     d_W_hh = d_gates^T @ h_prev  (G*H, T*B) x (T*B, H)
 
 Why one compiled loop: done op by op from Python, every step pays several dispatches
-(a few microseconds each) and numpy passes with temporaries; a 100-step LSTM at B=1 is
-then all overhead. Here the per-step product goes to numpy's own BLAS from inside the
-compiled loop (``_blas.gemm``), and the gate arithmetic is one vectorised pass in which
-each gate value is loaded once. For a batch of one or two rows BLAS's call overhead
-dominates (sgemm with M=1 measured 3-5x slower than a plain loop up to H=512), so
-``_matmul`` takes a plain loop there.
+and numpy passes with temporaries; here the per-step product goes to numpy's own BLAS
+from inside the compiled loop (``_blas.gemm``), and the gate arithmetic is one vectorised
+pass per batch row in which each gate value is loaded once. Products of one or two rows
+run a plain loop (``LOOP_MAX_ROWS``), where a BLAS call costs more than the arithmetic.
+What each choice measured: docs/kernels.md.
 
 Masks (T, B): where mask[t, b] is False the step is padding: the state is carried
 unchanged, the output is 0, and the saved gates are 0. ``reverse`` walks t = T-1 .. 0;

@@ -2,8 +2,8 @@
 
 Layout. Every reduction runs on one of two C-contiguous block shapes, "rows" ``(P, N)``
 or "cols" ``(P, N, Q)``, so the loops never deal with strides or axis lists;
-``_layout.py`` says how any (x.shape, axis) pair becomes one of them, copying only
-when it must.
+``backends/wrappers/_layout.py`` says how any (x.shape, axis) pair becomes one of
+them, copying only when it must.
 
 Numerics. float32 sums stay in float32 lanes, as numpy's do, but are *cascaded*: a row
 is summed in blocks of ``_BLOCK`` elements, block sums into ``_SUPER``-block sums,
@@ -21,17 +21,9 @@ meaning. max/min propagate NaN as numpy does, through ``_maximum``/``_minimum``
 NaN-propagating ``llvm.maximum``/``llvm.minimum`` (vmaxps + a NaN blend) inside
 compiled loops.
 
-Empty and 0-d inputs have nothing to loop over: for them (and for integer dtypes) the
-kernels return numpy's result, with numpy's errors and warnings.
-
-Threads. No loop here uses ``prange``. On the 2-vCPU machine a parallel sum or max
-gained at most ~2x on arrays of 1M+ elements when the second core was idle, and took
-milliseconds instead of microseconds whenever it was not (OpenBLAS's spinning threads
-after a matmul, another process): the serial loops are steady and already beat numpy.
-
-argmax/argmin are *not* implemented here: numpy's SIMD arg-reductions along the last
-axis run ~4x faster than a loop that must carry an index along with each lane
-(3.8 vs 16.5 us on (64, 512) float32), so the numba backend reuses numpy's.
+The loops see non-empty float blocks; the wrappers (``backends/wrappers/reduce.py``)
+lay any input out and hand empty, 0-d and integer inputs to numpy. No loop here uses
+threads, and argmax/argmin are numpy's: why, measured, in docs/kernels.md.
 """
 import numpy as np
 

@@ -11,7 +11,10 @@ import numpy as np
 
 def is_float(*arrays):
     """True if every array is float32 or float64: the dtypes the loops are compiled for."""
-    return all(a.dtype.char in "fd" for a in arrays)
+    for a in arrays:  # a loop, not all(generator): this runs on every kernel call
+        if a.dtype.char not in "fd":
+            return False
+    return True
 
 
 def floats_only(op, x):

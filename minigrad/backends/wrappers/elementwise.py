@@ -48,15 +48,15 @@ def sigmoid(L, x):
 
 
 def relu(L, x):
-    return _unary(L, "relu", x) if A.is_float(x) else NUMPY.relu(x)
+    return _unary(L, "relu", x) if x.dtype.char in "fd" else NUMPY.relu(x)
 
 
 def leaky_relu(L, x, slope):
-    return _unary(L, "leaky_relu", x, x.dtype.type(slope)) if A.is_float(x) else NUMPY.leaky_relu(x, slope)
+    return _unary(L, "leaky_relu", x, x.dtype.type(slope)) if x.dtype.char in "fd" else NUMPY.leaky_relu(x, slope)
 
 
 def clip(L, x, lo, hi):
-    return _unary(L, "clip", x, *_bounds(x, lo, hi)) if A.is_float(x) else NUMPY.clip(x, lo, hi)
+    return _unary(L, "clip", x, *_bounds(x, lo, hi)) if x.dtype.char in "fd" else NUMPY.clip(x, lo, hi)
 
 
 # ---------------------------------------------------------- backward
