@@ -148,7 +148,7 @@ class Function:
                     f"({', '.join(x._device for x in inputs)}); move them with .to(device) first")
             if t.requires_grad:
                 needs = True
-        # the calling thread's CPU backend (backends.active(), read without the call: every op pays it)
+        # the calling thread's CPU backend (get_backend(), read without the call: every op pays it)
         fn.k = backends._state.backend if device == "cpu" else backends.for_device(device)
         out = fn.forward(*[t.data for t in inputs], **params)
         record = needs and _state.grad
@@ -260,49 +260,21 @@ def backward(root, grad=None, retain_graph=False):
                 waiting[fn] = [0, [None] * len(fn.outputs)]
             waiting[fn][0] += 1
     grads = {id(root): g0}
-    handed_to_leaves = set()
+    handed_to_leaves = set()  # ids of arrays some .grad now owns: never hand one out twice
     for t in reversed(order):
         g = grads.pop(id(t), None)
-        fn = t._ctx
         if g is not None:
             if t._hooks:
-                for hook in t._hooks:
-                    new = hook(_Tensor._wrap(g, False, t._device))
-                    if new is not None:
-                        g = new.data if isinstance(new, _Tensor) else new
-            if fn is None:  # a leaf: accumulate
-                # A leaf's .grad must own its array: backward may hand the same array (or a
-                # view of it) to several tensors, and users/optimizers may scale .grad in place.
-                tk = t._k()
-                if g.dtype != t.dtype:
-                    g = tk.astype(g, t.dtype)
-                if not tk.owns(g) or id(g) in handed_to_leaves:
-                    g = tk.copy(g)
-                handed_to_leaves.add(id(g))
-                t.grad = _Tensor._wrap(g if t.grad is None else _accumulate(t, g), False, t._device)
+                g = _run_hooks(t, g)
+            if t._ctx is None:
+                _accumulate_leaf(t, g, handed_to_leaves)
                 continue
             if t._retains_grad:
-                # This array also flows on to the parents (often unchanged, e.g. through an
-                # add), so it is registered like a leaf's: no two .grad share memory.
-                kept = t._k().copy(g) if id(g) in handed_to_leaves else g
-                handed_to_leaves.add(id(kept))
-                t.grad = _Tensor._wrap(kept if t.grad is None else _accumulate(t, kept), False, t._device)
-        if fn is None:
+                _retain(t, g, handed_to_leaves)
+        fn = t._ctx
+        out_grads = None if fn is None else _gradients_for(fn, t, g, waiting)
+        if out_grads is None:  # a leaf without gradient, or an op still waiting for an output's
             continue
-        if fn.outputs is None:
-            if g is None:
-                continue
-            out_grads = (g,)
-        else:
-            entry = waiting[fn]
-            if g is not None:
-                entry[1][_output_index(fn, t)] = g
-            entry[0] -= 1
-            if entry[0]:  # another output of fn is still to come
-                continue
-            out_grads = entry[1]
-            if all(x is None for x in out_grads):
-                continue
         fn.needs_input_grad = tuple([p.requires_grad for p in fn.parents])
         in_grads = fn.backward(*out_grads)
         if not isinstance(in_grads, tuple):
@@ -318,6 +290,53 @@ def backward(root, grad=None, retain_graph=False):
             fn.parents = None
             fn.saved = None
     return None
+
+
+def _run_hooks(t, g):
+    """Each hook sees the gradient; one that returns a tensor (or array) replaces it."""
+    for hook in t._hooks:
+        new = hook(_Tensor._wrap(g, False, t._device))
+        if new is not None:
+            g = new.data if isinstance(new, _Tensor) else new
+    return g
+
+
+def _accumulate_leaf(t, g, handed_to_leaves):
+    """Add g into a leaf's .grad. A leaf's .grad must own its array: backward may hand the
+    same array (or a view of it) to several tensors, and optimizers scale .grad in place."""
+    k = t._k()
+    if g.dtype != t.dtype:
+        g = k.astype(g, t.dtype)
+    if not k.owns(g) or id(g) in handed_to_leaves:
+        g = k.copy(g)
+    handed_to_leaves.add(id(g))
+    t.grad = _Tensor._wrap(g if t.grad is None else _accumulate(t, g), False, t._device)
+
+
+def _retain(t, g, handed_to_leaves):
+    """Keep g as a non-leaf's .grad (retain_grad). The array also flows on to the parents
+    (often unchanged, e.g. through an add), so it is registered like a leaf's."""
+    kept = t._k().copy(g) if id(g) in handed_to_leaves else g
+    handed_to_leaves.add(id(kept))
+    t.grad = _Tensor._wrap(kept if t.grad is None else _accumulate(t, kept), False, t._device)
+
+
+def _gradients_for(fn, t, g, waiting):
+    """The gradients to call fn.backward with now that its output t is done, or None.
+
+    One output: (g,), or None when no gradient reached it. Several: g is filed under t's
+    position, and the tuple is handed over once the last of fn's reached outputs is done
+    (None if it is not, or if none of them received a gradient).
+    """
+    if fn.outputs is None:
+        return None if g is None else (g,)
+    entry = waiting[fn]
+    if g is not None:
+        entry[1][_output_index(fn, t)] = g
+    entry[0] -= 1
+    if entry[0] or all(x is None for x in entry[1]):
+        return None
+    return entry[1]
 
 
 def _output_index(fn, t):

@@ -51,11 +51,6 @@ class _ThreadState(threading.local):
 _state = _ThreadState()
 
 
-def active():
-    """The calling thread's active CPU backend (what ``Function.apply`` runs CPU ops on)."""
-    return _state.backend
-
-
 def kernel_names(include_plumbing=False):
     """The kernels of the contract that compute; with ``include_plumbing``, also the array
     plumbing (allocation, copies, views), which every CPU backend shares with numpy."""

@@ -18,7 +18,8 @@ Two tiers:
   optimizer steps, the recurrent forward/backward kernels. Each has a portable
   *default* composed from the required tier, written once in
   ``backends/reference/<family>.py`` (``default_for``): that is what the numpy backend
-  runs, and what any backend gets for a fused kernel it does not implement. A new
+  runs (but for its in-place optimizer steps), and what any backend gets for a fused
+  kernel it does not implement. A new
   backend is correct once it has the required tier, and faster with each fused kernel
   it adds.
 

@@ -80,9 +80,9 @@ def where(cond, a, b):
 def _sigmoid(k, x):
     # sigma(x) = (1 if x >= 0 else e) / (1 + e) with e = e^{-|x|} <= 1: no overflow, and
     # full relative precision in the tail, where sigma(x) ~ e^x (the form 0.5 tanh(x/2)
-    # + 0.5 would round everything below x ~ -17 in float32 to 0). Below the smallest
-    # normal number's log (-87.3 float32, -708.4 float64) e is 0, as in the compiled
-    # loops: exp never underflows. A NaN x makes e NaN.
+    # + 0.5 would round everything below x ~ -17 in float32 to 0). Below the log of the
+    # smallest normal number (-87.3 float32, -708.4 float64) e is 0, as in the compiled
+    # loops, and exp never sees such an argument: it never underflows. A NaN x makes e NaN.
     lowest = float(np.log(np.finfo(x.dtype).tiny))
     a = k.neg(k.abs(x))
     e = k.where(k.compare("lt", a, lowest), 0, k.exp(k.maximum(a, lowest)))

@@ -139,5 +139,4 @@ def _dropout_mask(k, shape, p, rng, dtype):
     # inverted dropout: keep with probability 1 - p and scale by 1/(1-p), so E[mask] = 1.
     # Drawn on the host from the one numpy Generator: the same seed, the same mask everywhere.
     dtype = np.dtype(dtype)
-    keep = rng.random(shape) >= p
-    return k.asarray(np.where(keep, dtype.type(1.0 / (1.0 - p)), dtype.type(0)), dtype)
+    return k.mul(k.asarray(rng.random(shape) >= p, dtype), dtype.type(1.0 / (1.0 - p)))

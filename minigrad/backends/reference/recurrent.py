@@ -44,7 +44,12 @@ def _step(k, keep, t):
 def _blocks(k, a, n):
     """The n gate blocks of a (B, n*H) array: e.g. i, f, g, o = _blocks(k, gates_t, 4)."""
     h = a.shape[-1] // n
-    return [k.getitem(a, (slice(None), slice(j * h, (j + 1) * h))) for j in range(n)]
+    return [_columns(k, a, j * h, (j + 1) * h) for j in range(n)]
+
+
+def _columns(k, a, start, stop):
+    """Columns start:stop of a (B, N) array (a view)."""
+    return k.getitem(a, (slice(None), slice(start, stop)))
 
 
 def _bias(k, b_ih, b_hh):
@@ -155,10 +160,9 @@ def _lstm_forward(k, gi, w_hh, b_ih, b_hh, h0, c0, mask, reverse):
     for t in _order(steps, reverse):
         h, c = hs[-1], cs[-1]
         a = _recurrent(k, k.getitem(gi, t), h, w_t, bias)
-        a_if, a_g, a_o = (k.getitem(a, (slice(None), s)) for s in
-                          (slice(0, 2 * hidden), slice(2 * hidden, 3 * hidden), slice(3 * hidden, None)))
-        act = gates[t] = k.concatenate([k.sigmoid(a_if), k.tanh(a_g), k.sigmoid(a_o)], 1)
-        i, f, g, o = _blocks(k, act, 4)
+        i, f, _, o = _blocks(k, k.sigmoid(a), 4)  # one sigmoid call for the three sigmoid gates
+        g = k.tanh(_columns(k, a, 2 * hidden, 3 * hidden))
+        gates[t] = k.concatenate([i, f, g, o], 1)
         c_new = k.add(k.mul(f, c), k.mul(i, g))
         h_new = k.mul(o, k.tanh(c_new))
         m = _step(k, keep, t)
@@ -229,7 +233,7 @@ def _gru_forward(k, gi, w_hh, b_ih, b_hh, h0, mask, reverse):
     """
     if b_ih is not None:
         gi = k.add(gi, b_ih)
-    steps = gi.shape[0]
+    steps, hidden = gi.shape[0], h0.shape[-1]
     w_t, keep = k.transpose(w_hh, (1, 0)), _keep(k, mask)
     hs, out, gates, hn = [h0], [None] * steps, [None] * steps, [None] * steps
     for t in _order(steps, reverse):
@@ -237,10 +241,11 @@ def _gru_forward(k, gi, w_hh, b_ih, b_hh, h0, mask, reverse):
         gh = k.matmul(h, w_t)
         if b_hh is not None:
             gh = k.add(gh, b_hh)
-        gi_r, gi_z, gi_n = _blocks(k, k.getitem(gi, t), 3)
-        gh_r, gh_z, gh_n = _blocks(k, gh, 3)
-        r, z = k.sigmoid(k.add(gi_r, gh_r)), k.sigmoid(k.add(gi_z, gh_z))
-        n = k.tanh(k.add(gi_n, k.mul(r, gh_n)))
+        gi_t = k.getitem(gi, t)
+        rz = k.sigmoid(k.add(_columns(k, gi_t, 0, 2 * hidden), _columns(k, gh, 0, 2 * hidden)))
+        r, z = _blocks(k, rz, 2)
+        gh_n = _columns(k, gh, 2 * hidden, 3 * hidden)
+        n = k.tanh(k.add(_columns(k, gi_t, 2 * hidden, 3 * hidden), k.mul(r, gh_n)))
         gates[t], hn[t] = k.concatenate([r, z, n], 1), gh_n
         h_new = k.add(k.mul(k.sub(1, z), n), k.mul(z, h))
         m = _step(k, keep, t)
