@@ -131,11 +131,13 @@ def _leaky_relu_backward(k, x, g, slope):
 
 @default_for("clip_backward")
 def _clip_backward(k, x, g, lo, hi):
+    inside = None  # where lo <= x <= hi: a bool array (a NaN x is inside neither bound)
     if lo is not None:
-        g = k.where(k.compare("ge", x, lo), g, 0)
+        inside = k.compare("ge", x, lo)
     if hi is not None:
-        g = k.where(k.compare("le", x, hi), g, 0)
-    return g
+        below = k.compare("le", x, hi)
+        inside = below if inside is None else k.where(inside, below, False)
+    return g if inside is None else k.where(inside, g, 0)
 
 
 @default_for("abs_backward")

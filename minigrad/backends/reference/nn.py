@@ -74,9 +74,10 @@ def _cross_entropy(k, logits, targets, ignore_index, label_smoothing):
 def _cross_entropy_backward(k, logp, targets, g, ignore_index, label_smoothing):
     n, c = logp.shape
     pick, valid = _rows(targets, ignore_index)
-    # softmax - q, q the smoothed one-hot target: 1 - eps at the target, eps / C everywhere
-    at_target = k.scatter_add((n, c), pick, k.full((n,), 1 - label_smoothing, logp.dtype), logp.dtype, False)
-    grad = k.sub(k.exp(logp), at_target)
+    # softmax - q, q the smoothed one-hot target: 1 - eps at the target, eps / C everywhere.
+    # grad is a new array of our own: the target entries are updated in it, N values, in place.
+    grad = k.exp(logp)
+    k.setitem(grad, pick, k.sub(k.getitem(grad, pick), 1 - label_smoothing))
     if label_smoothing:
         grad = k.sub(grad, label_smoothing / c)
     return k.mul(grad, k.reshape(k.where(k.asarray(valid, np.bool_), g, 0), (n, 1)))
