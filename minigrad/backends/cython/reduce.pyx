@@ -77,6 +77,15 @@ cdef void _col_sum_sq_dev(const real[:, :, ::1] x, Py_ssize_t p, const real* mea
             out[q] += part[q]
 
 
+cdef inline void _col_mean(const real[:, :, ::1] x, Py_ssize_t p, real* mean, real* part) noexcept nogil:
+    """mean[q] = sum over n of x[p, n, q] / N: the column means of block p (``part``: scratch)."""
+    cdef Py_ssize_t q
+    cdef real count = <real>x.shape[1]
+    _col_sum(x, p, mean, part)
+    for q in range(x.shape[2]):
+        mean[q] = mean[q] / count
+
+
 cdef inline real _lanes_sq_dev(const real* x, Py_ssize_t n, real mean) noexcept nogil:
     """sum over a contiguous run of (x - mean)^2, in LANES partial sums."""
     cdef real acc[LANES]
@@ -199,15 +208,13 @@ def var_rows_loop(const real[:, ::1] x, double ddof, real[::1] out):
 def var_cols_loop(const real[:, :, ::1] x, double ddof, real[:, ::1] out):
     """out[p, q] = sum_n (x[p, n, q] - mean_pq)^2 / (N - ddof) for x (P, N, Q)."""
     cdef Py_ssize_t p, q, n_n = x.shape[1], n_q = x.shape[2]
-    cdef real count = <real>n_n, dof = <real>(<double>n_n - ddof)
+    cdef real dof = <real>(<double>n_n - ddof)
     cdef real* mean = <real*>scratch(2 * n_q, sizeof(real))
     cdef real* part = mean + n_q
     try:
         with nogil:
             for p in range(x.shape[0]):
-                _col_sum(x, p, mean, part)
-                for q in range(n_q):
-                    mean[q] = mean[q] / count
+                _col_mean(x, p, mean, part)
                 _col_sum_sq_dev(x, p, mean, &out[p, 0], part)
                 for q in range(n_q):
                     out[p, q] = out[p, q] / dof
@@ -321,7 +328,7 @@ def var_backward_rows_loop(const real[:, ::1] x, const real[::1] g, double scale
 def var_backward_cols_loop(const real[:, :, ::1] x, const real[:, ::1] g, double scale, real[:, :, ::1] out):
     """out[p, n, q] = g[p, q] * (x[p, n, q] - mean_pq) * scale for x (P, N, Q)."""
     cdef Py_ssize_t p, n, q, n_n = x.shape[1], n_q = x.shape[2]
-    cdef real count = <real>n_n, s = <real>scale
+    cdef real s = <real>scale
     cdef const real* xr
     cdef const real* gr
     cdef real* outr
@@ -330,9 +337,7 @@ def var_backward_cols_loop(const real[:, :, ::1] x, const real[:, ::1] g, double
     try:
         with nogil:
             for p in range(x.shape[0]):
-                _col_sum(x, p, mean, part)
-                for q in range(n_q):
-                    mean[q] = mean[q] / count
+                _col_mean(x, p, mean, part)
                 gr = &g[p, 0]
                 for n in range(n_n):
                     xr = &x[p, n, 0]
