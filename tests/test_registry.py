@@ -60,8 +60,10 @@ def test_plumbing_kernels_are_not_reported_as_reuse():
 
 
 def test_set_backend_rejects_a_non_cpu_backend_name():
-    with pytest.raises(ValueError, match="unknown backend"):
+    with pytest.raises(ValueError, match="'cuda' is a device, not a CPU backend"):
         mg.set_backend("cuda")
+    with pytest.raises(ValueError, match="unknown backend"):
+        mg.set_backend("tpu")
 
 
 @needs_numba

@@ -34,7 +34,9 @@ _KNOWN = {
     "numba": ("minigrad.backends.loops", "numba_backend"),
     "python": ("minigrad.backends.loops", "python_backend"),
     "cython": ("minigrad.backends.cython", "cython_backend"),
+    "cuda": ("minigrad.backends.cuda", "cuda_backend"),
 }
+_DEVICES = ("cuda",)  # backends that own a device rather than computing on the CPU
 # Preference order for the default CPU backend: fastest first.
 _CPU_PREFERENCE = ("numba", "cython", "numpy")
 
@@ -101,6 +103,9 @@ def get_backend(name=None):
 
 def set_backend(name):
     """Make ``name`` the CPU backend for this thread's later ops. Returns the previous backend's name."""
+    if name in _DEVICES:
+        raise ValueError(f"set_backend: {name!r} is a device, not a CPU backend: tensors on it always use its "
+                         f"kernels; move them there with .to({name!r})")
     b = get_backend(name)
     if b.device != "cpu":
         raise ValueError(f"set_backend: {name!r} is a {b.device} backend; "
