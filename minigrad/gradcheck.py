@@ -29,17 +29,27 @@ def _as_output(y):
 def _numeric(fn, inputs, i, weights, eps):
     """Central differences of L = sum(weights * f) with respect to every element of inputs[i]."""
     x = inputs[i]
-    flat = x.data.reshape(-1)  # a view: perturb in place, restore after each element
+    on_host = x.device == "cpu"
+    original = x.data
+    host = x.numpy().copy()
+    flat = (x.data if on_host else host).reshape(-1)  # on the CPU a view of x: perturbed in place
+
+    def evaluate():
+        if not on_host:  # a device tensor gets the perturbed values as a new array
+            x.data = x._k().asarray(host, x.dtype)
+        return np.sum(weights * _as_output(fn(*inputs)).numpy())
+
     out = np.zeros(flat.size)
     with no_grad():
         for j in range(flat.size):
             orig = flat[j]
             flat[j] = orig + eps
-            plus = np.sum(weights * _as_output(fn(*inputs)).numpy())
+            plus = evaluate()
             flat[j] = orig - eps
-            minus = np.sum(weights * _as_output(fn(*inputs)).numpy())
+            minus = evaluate()
             flat[j] = orig
             out[j] = (plus - minus) / (2 * eps)
+    x.data = original
     return out.reshape(x.shape)
 
 
@@ -49,7 +59,7 @@ def _analytic(fn, inputs, weights):
     y = _as_output(fn(*inputs))
     if not y.requires_grad:
         raise GradcheckError("gradcheck: the output does not depend on any input that requires grad")
-    y.backward(Tensor._wrap(np.asarray(weights, dtype=y.dtype).reshape(y.shape), False, y.device))
+    y.backward(Tensor(np.asarray(weights).reshape(y.shape), dtype=y.dtype, device=y.device))
     return [np.zeros(x.shape) if x.grad is None else x.grad.numpy().astype(np.float64) for x in inputs]
 
 

@@ -1,6 +1,6 @@
 """Tensor: an array plus what autograd needs to know about it.
 
-A tensor holds ``data`` (a numpy array on the CPU; a device array on a device backend), its
+A tensor holds ``data`` (a numpy array on the CPU, a ``CudaArray`` on "cuda"), its
 ``device``, whether it ``requires_grad``, and, once backward has run, its ``grad`` (a
 Tensor of the same shape, dtype and device). A tensor made by an op while a graph is
 being recorded also remembers that op in ``_ctx``; tensors without one are *leaves*.
@@ -129,8 +129,8 @@ class Tensor:
         return Tensor._wrap(self.data, False, self._device)
 
     def to(self, target):
-        """``to(device)`` moves data to a device that has a backend (only "cpu" today; "cuda" is
-        planned, and asking for it says what is available); ``to(float64)`` casts (differentiably)."""
+        """``to("cpu")``/``to("cuda")`` moves data (differentiably; without a GPU, "cuda" says what to
+        do instead); ``to(float64)`` casts (differentiably)."""
         if isinstance(target, str):
             if target == self._device:
                 return self
@@ -141,7 +141,7 @@ class Tensor:
         return self.to("cpu")
 
     def cuda(self):
-        """``to("cuda")``: the CUDA backend is planned; until it exists this raises, naming what is available."""
+        """``to("cuda")``: a copy on the GPU (numba.cuda kernels; see docs/cuda.md)."""
         return self.to("cuda")
 
     def astype(self, dtype):

@@ -1,9 +1,16 @@
 """Shared test fixtures: the backends every op test runs on, tolerances, the torch oracle."""
-import numpy as np
-import pytest
+import os
 
-import minigrad as mg
-from minigrad.backends import _blas_lib, kernel_set
+# The CUDA tests need a GPU or numba's simulator, which must be chosen before numba.cuda is
+# first imported: without an NVIDIA device, the simulator runs them (tiny shapes).
+if not os.path.exists("/dev/nvidiactl"):
+    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import minigrad as mg  # noqa: E402
+from minigrad.backends import _blas_lib, kernel_set  # noqa: E402
 
 # Tests check numbers, not speed: one BLAS thread per test process, so that the
 # parallel workers of ``pytest -n 2`` do not run four spinning OpenBLAS threads on two cores.

@@ -258,7 +258,7 @@ class Module:
         return self.to("cpu")
 
     def cuda(self):
-        """``to("cuda")``: the CUDA backend is planned; until it exists this raises and changes nothing."""
+        """``to("cuda")``: every parameter and buffer onto the GPU, in place (all or nothing)."""
         return self.to("cuda")
 
     # ------------------------------------------------------------- state dict

@@ -73,13 +73,13 @@ class _FusedRecurrence(Function):
         # 2. the recurrence in one kernel, biases included; keep what backward needs
         if self.mode == "RNN":
             out, hs = k.rnn_forward(gi, w_hh, b_ih, b_hh, states[0], mask, reverse, relu)
-            saved, finals = (hs,), (hs[steps],)
+            saved, finals = (hs,), (k.getitem(hs, steps),)
         elif self.mode == "LSTM":
             out, hs, cs, gates = k.lstm_forward(gi, w_hh, b_ih, b_hh, states[0], states[1], mask, reverse)
-            saved, finals = (gates, hs, cs), (hs[steps], cs[steps])
+            saved, finals = (gates, hs, cs), (k.getitem(hs, steps), k.getitem(cs, steps))
         else:
             out, hs, gates, hn = k.gru_forward(gi, w_hh, b_ih, b_hh, states[0], mask, reverse)
-            saved, finals = (gates, hn, hs), (hs[steps],)
+            saved, finals = (gates, hn, hs), (k.getitem(hs, steps),)
         self.saved = (x2, w_ih, w_hh, saved, mask, reverse, relu, has_b, x.shape)
         return (out,) + finals
 

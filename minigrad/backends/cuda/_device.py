@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ._runtime import STATS, THREADS, BufferCache, blocks, load, track
+from ._runtime import STATS, THREADS, BufferCache, blocks, load, track  # noqa: F401
 from .array import CudaArray
 
 cuda = load()
@@ -27,7 +27,7 @@ def empty(shape, dtype):
 
 def upload(host, dtype=None):
     """A host value (array, list, scalar) as a new CudaArray: one host-to-device copy."""
-    host = np.ascontiguousarray(host, dtype=dtype)
+    host = np.array(host, dtype=dtype, order="C", copy=None)  # (np.ascontiguousarray would make a 0-d array 1-d)
     out = empty(host.shape, host.dtype)
     if host.size:
         out.buf.copy_to_device(host.reshape(-1))
@@ -55,8 +55,12 @@ def _strided_copy(src, src_off, src_strides, shape, out):
 
 
 def launch(kernel, n, *args):
-    """Run ``kernel`` with one thread per element of an n-element output."""
-    kernel[blocks(n), THREADS](*args)
+    """Run ``kernel`` with one thread per element of an n-element output (blocks of THREADS;
+    a smaller output gets one block of just enough threads: the simulator pays per thread)."""
+    if n >= THREADS:
+        kernel[blocks(n), THREADS](*args)
+    else:
+        kernel[1, max(1, n)](*args)
 
 
 def copy_to(x, dtype=None):

@@ -121,7 +121,7 @@ def _result_dtype(ufunc, *operands):
 
 
 def _is_scalar(v):
-    return isinstance(v, (bool, int, float))
+    return isinstance(v, (bool, int, float, np.number, np.bool_))
 
 
 def _broadcast(x, shape):

@@ -78,8 +78,8 @@ def _row_kernel(kind, acc_char):
 
 
 def _threads(n):
-    """A power of two from 32 (a warp) to MAX_THREADS, about n."""
-    return builtins.min(MAX_THREADS, builtins.max(32, 1 << builtins.max(0, (n - 1).bit_length())))
+    """The power of two at or above n, at most MAX_THREADS (the tree halves it each step)."""
+    return builtins.min(MAX_THREADS, 1 << builtins.max(0, (n - 1).bit_length()))
 
 
 def _rows(x, axis):

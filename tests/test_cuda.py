@@ -1,0 +1,238 @@
+"""The cuda backend against the numpy backend: every op forward and backward, on the device.
+
+Without a GPU these run in numba's CUDA simulator (tests/conftest.py turns it on), which
+runs every GPU thread as a Python thread: shapes stay tiny. On a GPU machine the same
+tests run on the device.
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import rnn
+from minigrad import nn, optim
+from tests.conftest import assert_close
+
+INFO = mg.available_backends()["cuda"]
+pytestmark = pytest.mark.skipif(not INFO["available"], reason=f"cuda backend not available: {INFO['reason']}")
+DTYPES = [np.float32, np.float64]
+RNG = np.random.default_rng(0)
+
+
+def _data(shape, dtype, scale=1.0, seed=0):
+    return (np.random.default_rng(seed).standard_normal(shape) * scale).astype(dtype)
+
+
+def run_on(device, fn, arrays, dtype, weight_seed=7):
+    """fn of leaf tensors made from ``arrays`` on ``device``; (output, input gradients) as numpy."""
+    with mg.backend("numpy"):
+        ts = [mg.tensor(a, dtype=dtype, requires_grad=True, device=device) for a in arrays]
+        y = fn(*ts)
+        w = mg.tensor(_data(y.shape, dtype, seed=weight_seed), dtype=dtype, device=device)
+        (y * w).sum().backward()
+        return y.numpy(), [None if t.grad is None else t.grad.numpy() for t in ts]
+
+
+def same_on_both(fn, arrays, dtype=np.float32, **tol):
+    y_cpu, g_cpu = run_on("cpu", fn, arrays, dtype)
+    y_dev, g_dev = run_on("cuda", fn, arrays, dtype)
+    assert y_dev.shape == y_cpu.shape and y_dev.dtype == y_cpu.dtype
+    assert_close(y_dev, y_cpu, dtype, **tol)
+    for a, b in zip(g_dev, g_cpu):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert_close(a, b, dtype, **tol)
+
+
+# ------------------------------------------------------------- elementwise
+UNARY = {
+    "neg": lambda x: -x, "exp": mg.exp, "log": lambda x: mg.log(x.abs() + 0.1), "sqrt": lambda x: mg.sqrt(x.abs()),
+    "abs": mg.abs, "tanh": mg.tanh, "sigmoid": mg.sigmoid, "relu": mg.relu, "leaky_relu": lambda x: mg.leaky_relu(x, 0.2),
+    "clip": lambda x: mg.clip(x, -0.5, 0.7), "square": lambda x: x ** 2, "scalars": lambda x: (2.0 - x) / 3 + x * 0.5,
+    "softmax0": lambda x: mg.softmax(x, axis=0), "log_softmax1": lambda x: mg.log_softmax(x, axis=1),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_ops_and_activations(name, dtype):
+    same_on_both(UNARY[name], [_data((3, 4), dtype, 2.0)], dtype)
+
+
+BINARY = {"add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
+          "div": lambda a, b: a / (b.abs() + 0.5), "pow": lambda a, b: a.abs() ** b,
+          "maximum": mg.maximum, "minimum": mg.minimum, "where": lambda a, b: mg.where(a > b, a, b * 2)}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shapes", [((3, 4), (3, 4)), ((3, 1), (4,)), ((2, 1, 3), (4, 1)), ((), (2, 3))])
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_ops_broadcast(name, shapes, dtype):
+    same_on_both(BINARY[name], [_data(shapes[0], dtype, seed=1), _data(shapes[1], dtype, seed=2)], dtype)
+
+
+def test_nan_and_inf_stay_as_on_the_cpu():
+    x = np.array([[np.nan, np.inf, -np.inf, 0.0], [1.0, -2.0, 100.0, -100.0]], np.float32)
+    for fn in (mg.relu, mg.sigmoid, mg.tanh, mg.exp, lambda t: mg.maximum(t, t.flip(1)), lambda t: t.max(axis=1),
+               lambda t: mg.softmax(t, axis=1)):
+        cpu = fn(mg.tensor(x)).numpy()
+        dev = fn(mg.tensor(x, device="cuda")).numpy()
+        np.testing.assert_array_equal(np.isnan(dev), np.isnan(cpu))
+        np.testing.assert_allclose(dev[np.isfinite(cpu)], cpu[np.isfinite(cpu)], rtol=2e-5, atol=1e-6)
+
+
+# -------------------------------------------------------------- reductions
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("axis", [None, 0, 1, 2, (0, 2), (1, 2)])
+@pytest.mark.parametrize("op", ["sum", "mean", "max", "min", "var"])
+def test_reductions_over_axes(op, axis, dtype):
+    x = _data((2, 3, 4), dtype, seed=3)
+    if op in ("max", "min"):
+        x[0, 1, 2] = x[1, 2, 3] = 9.0 if op == "max" else -9.0  # a tie shares the gradient
+    for keepdims in (False, True):
+        same_on_both(lambda t: getattr(t, op)(axis=axis, keepdims=keepdims), [x], dtype)
+
+
+def test_argmax_argmin_and_comparisons():
+    x = np.array([[1.0, 5.0, 5.0, -2.0], [np.nan, 0.0, 3.0, np.nan]], np.float32)
+    for device in ("cpu", "cuda"):
+        t = mg.tensor(x, device=device)
+        out = [t.argmax().numpy(), t.argmax(axis=1).numpy(), t.argmin(axis=0, keepdims=True).numpy(),
+               (t > 1).numpy(), (t == 5).numpy()]
+        if device == "cpu":
+            want = out
+    for a, b in zip(out, want):
+        np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------------------------------ matmul
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("sa, sb", [((3, 5), (5, 4)), ((5,), (5, 3)), ((4, 5), (5,)), ((5,), (5,)),
+                                    ((2, 3, 5), (5, 2)), ((2, 1, 3, 4), (3, 4, 2)), ((33, 9), (9, 35))])
+def test_matmul_shapes_batches_and_tiles(sa, sb, dtype):
+    same_on_both(lambda a, b: a @ b, [_data(sa, dtype, seed=4), _data(sb, dtype, seed=5)], dtype,
+                 rtol=1e-5 if dtype == np.float32 else 1e-10, atol=1e-5 if dtype == np.float32 else 1e-10)
+
+
+def test_matmul_reads_transposed_views_in_place():
+    same_on_both(lambda a, b: a.T @ b.T, [_data((5, 3), np.float32, seed=6), _data((4, 5), np.float32, seed=7)])
+
+
+# ------------------------------------------------------------ shape, index
+SHAPE_OPS = {
+    "reshape": lambda x: x.reshape(4, 6), "transpose": lambda x: x.transpose(0, 2).reshape(-1),
+    "permute": lambda x: x.permute(2, 0, 1) * 1.0, "flip": lambda x: x.flip(1), "pad": lambda x: mg.pad(x, ((0, 0), (1, 2), (0, 1))),
+    "expand": lambda x: x[:, :1].expand(2, 3, 4), "squeeze": lambda x: x[:, 1:2].squeeze(1) + x.unsqueeze(0).sum(0)[:, 0],
+    "cat": lambda x: mg.cat([x, x * 2], axis=1), "stack": lambda x: mg.stack([x, -x], axis=0),
+    "split": lambda x: mg.cat(x.split(2, axis=2)[::-1], axis=2), "chunk": lambda x: x.chunk(3, axis=1)[1],
+    "basic_index": lambda x: x[1, ::2, 1:], "int_index": lambda x: x[:, [0, 2, 0]], "bool_index": lambda x: x[x > 0],
+    "rows_repeated": lambda x: x[np.array([1, 1, 0])], "astype": lambda x: x.double().sum(axis=0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPE_OPS))
+def test_shape_and_index_ops(name):
+    same_on_both(SHAPE_OPS[name], [_data((2, 3, 4), np.float32, seed=8)])
+
+
+def test_setitem_on_the_device():
+    for device in ("cpu", "cuda"):
+        t = mg.zeros(3, 4, device=device)
+        with mg.no_grad():
+            t[1] = 5.0
+            t[:, 2] = mg.tensor([1.0, 2.0, 3.0], device=device)
+            t[[0, 2], [0, 3]] = -1.0
+        out = t.numpy()
+        if device == "cpu":
+            want = out
+    np.testing.assert_array_equal(out, want)
+
+
+# --------------------------------------------------------------- nn ops
+def test_losses_embedding_and_linear():
+    x = _data((5, 4), np.float32, seed=9)
+    targets = np.array([0, 3, -100, 1, 2])
+    same_on_both(lambda t: mg.cross_entropy(t, targets, label_smoothing=0.1), [x])
+    same_on_both(lambda t: mg.nll_loss(mg.log_softmax(t, axis=1), targets, reduction="sum"), [x])
+    same_on_both(lambda t: mg.binary_cross_entropy_with_logits(t, mg.full_like(t, 0.3)), [x])
+    same_on_both(lambda t: mg.mse_loss(t, mg.zeros_like(t)) + mg.l1_loss(t, mg.ones_like(t)), [x])
+    idx = np.array([[0, 2, 2], [4, 0, 1]])
+    same_on_both(lambda w: mg.embedding(idx, w, padding_idx=1), [x])
+    same_on_both(lambda t, w: mg.linear(t, w), [x, _data((3, 4), np.float32, seed=10)])
+
+
+def test_dropout_draws_the_cpus_mask():
+    outs = []
+    for device in ("cpu", "cuda"):
+        mg.manual_seed(4)
+        outs.append(mg.dropout(mg.ones(4, 5, device=device), p=0.4).numpy())
+    np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_gradcheck_in_float64_on_the_device():
+    x = mg.tensor(_data((2, 3), np.float64, seed=11), dtype=mg.float64, requires_grad=True, device="cuda")
+    w = mg.tensor(_data((3, 2), np.float64, seed=12), dtype=mg.float64, requires_grad=True, device="cuda")
+    assert mg.gradcheck(lambda x, w: mg.log_softmax((x @ w).tanh(), axis=1), [x, w])
+
+
+# ------------------------------------------------------------ devices, models
+def test_mixing_devices_names_both():
+    with pytest.raises(RuntimeError, match="different devices .*cpu.*cuda|different devices .*cuda.*cpu"):
+        mg.ones(2) + mg.ones(2, device="cuda")
+
+
+def test_mlp_training_step_equals_the_cpus():
+    results = {}
+    for device in ("cpu", "cuda"):
+        mg.manual_seed(0)
+        model = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3)).to(device)
+        opt = optim.Adam(model.parameters(), lr=0.05)
+        x = mg.tensor(_data((5, 4), np.float32, seed=13), device=device)
+        targets = np.array([0, 2, 1, 1, 0])
+        losses = []
+        for _ in range(3):
+            loss = mg.cross_entropy(model(x), targets)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        assert all(p.device == device for p in model.parameters())
+        assert all(s.device == device for st in opt.state.values() for s in st.values() if isinstance(s, mg.Tensor))
+        results[device] = (losses, [p.numpy() for p in model.parameters()])
+    np.testing.assert_allclose(results["cuda"][0], results["cpu"][0], rtol=1e-5)
+    for a, b in zip(results["cuda"][1], results["cpu"][1]):
+        assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
+def test_recurrent_layer_on_the_device_equals_the_cpus(mode):
+    results = {}
+    for device in ("cpu", "cuda"):
+        mg.manual_seed(1)
+        layer = getattr(rnn, mode)(3, 4, bidirectional=True).to(device)
+        x = mg.tensor(_data((3, 2, 3), np.float32, seed=14), requires_grad=True, device=device)
+        out, _ = layer(x, lengths=[3, 2])
+        out.sum().backward()
+        results[device] = [out.numpy(), x.grad.numpy()] + [p.grad.numpy() for p in layer.parameters()]
+    for a, b in zip(results["cuda"], results["cpu"]):
+        assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_save_and_load_of_device_tensors(tmp_path):
+    mg.manual_seed(2)
+    model = nn.Linear(3, 2).to("cuda")
+    mg.save({"model": model.state_dict()}, tmp_path / "ckpt.npz")
+    other = nn.Linear(3, 2).to("cuda")
+    other.load_state_dict(mg.load(tmp_path / "ckpt.npz")["model"])
+    assert other.weight.device == "cuda"
+    np.testing.assert_array_equal(other.weight.numpy(), model.weight.numpy())
+
+
+def test_import_minigrad_does_not_import_numba_cuda():
+    code = "import sys, minigrad; print('numba.cuda' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert out.stdout.strip() == "False", out.stderr
