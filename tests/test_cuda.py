@@ -207,18 +207,72 @@ def test_mlp_training_step_equals_the_cpus():
         assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("path", ["sequence", "step"])
 @pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
-def test_recurrent_layer_on_the_device_equals_the_cpus(mode):
+def test_recurrent_layer_on_the_device_equals_the_cpus(monkeypatch, mode, path):
+    """Two bidirectional layers over sequences of different lengths, forward and backward."""
+    monkeypatch.setenv("MINIGRAD_CUDA_RNN", path)
     results = {}
     for device in ("cpu", "cuda"):
         mg.manual_seed(1)
-        layer = getattr(rnn, mode)(3, 4, bidirectional=True).to(device)
+        layer = getattr(rnn, mode)(3, 4, num_layers=2, bidirectional=True).to(device)
         x = mg.tensor(_data((3, 2, 3), np.float32, seed=14), requires_grad=True, device=device)
         out, _ = layer(x, lengths=[3, 2])
         out.sum().backward()
         results[device] = [out.numpy(), x.grad.numpy()] + [p.grad.numpy() for p in layer.parameters()]
     for a, b in zip(results["cuda"], results["cpu"]):
         assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------- recurrent kernels, both paths
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+RECURRENT_CASES = [  # (mode, reverse, lengths, biases, relu, upstream gradients of the final states)
+    ("rnn", False, None, True, False, True), ("rnn", True, [3, 1], False, True, False),
+    ("lstm", False, [2, 3], True, False, True), ("lstm", True, None, False, False, False),
+    ("gru", False, None, False, False, True), ("gru", True, [1, 3], True, False, True),
+]
+
+
+def _recurrent_kernels(k, mode, arrays, mask, reverse, relu, finals):
+    """Forward and backward of one recurrent kernel pair on backend k; every output as numpy."""
+    dev = {name: None if a is None else k.asarray(a, a.dtype) for name, a in arrays.items()}
+    extra = (dev["c0"],) if mode == "lstm" else ()
+    flags = (mask, reverse, relu) if mode == "rnn" else (mask, reverse)
+    fwd = getattr(k, f"{mode}_forward")(dev["gi"], dev["w_hh"], dev["b_ih"], dev["b_hh"], dev["h0"], *extra, *flags)
+    saved = {"rnn": lambda: (fwd[1],), "lstm": lambda: (fwd[3], fwd[1], fwd[2]),
+             "gru": lambda: (fwd[2], fwd[3], fwd[1])}[mode]()
+    d_finals = tuple(dev[n] if finals else None for n in ("d_hn", "d_cn")[:2 if mode == "lstm" else 1])
+    bwd = getattr(k, f"{mode}_backward")(*saved, dev["w_hh"], *flags, dev["d_out"], *d_finals)
+    return [k.to_numpy(a) for a in fwd + bwd]
+
+
+@pytest.mark.parametrize("path", ["sequence", "step"])
+@pytest.mark.parametrize("mode,reverse,lengths,biases,relu,finals", RECURRENT_CASES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_recurrent_kernels_on_both_paths_equal_the_reference(monkeypatch, path, mode, reverse, lengths, biases,
+                                                             relu, finals, dtype):
+    from minigrad.backends import get_backend
+    monkeypatch.setenv("MINIGRAD_CUDA_RNN", path)
+    T, B, H = 3, 2, 4
+    G = GATES[mode] * H
+    rng = np.random.default_rng(len(mode) + 3 * reverse)
+    arrays = {"gi": rng.standard_normal((T, B, G)), "w_hh": rng.uniform(-0.6, 0.6, (G, H)),
+              "b_ih": rng.standard_normal(G) * 0.5 if biases else None,
+              "b_hh": rng.standard_normal(G) * 0.5 if biases else None,
+              "h0": rng.standard_normal((B, H)) * 0.5, "c0": rng.standard_normal((B, H)) * 0.5,
+              "d_out": rng.standard_normal((T, B, H)), "d_hn": rng.standard_normal((B, H)),
+              "d_cn": rng.standard_normal((B, H))}
+    arrays = {n: None if a is None else a.astype(dtype) for n, a in arrays.items()}
+    mask = None if lengths is None else np.arange(T)[:, None] < np.asarray(lengths)[None, :]
+    want = _recurrent_kernels(get_backend("numpy"), mode, arrays, mask, reverse, relu, finals)
+    got = _recurrent_kernels(get_backend("cuda"), mode, arrays, mask, reverse, relu, finals)
+    assert len(got) == len(want)
+    if mask is not None:  # saved gates (and GRU's hn) at padded steps are unspecified by the contract
+        for i in {"rnn": (), "lstm": (3,), "gru": (2, 3)}[mode]:
+            got[i], want[i] = (np.where(mask[:, :, None], a, 0) for a in (got[i], want[i]))
+    for g, w in zip(got, want):
+        assert g.shape == w.shape and g.dtype == w.dtype
+        assert_close(g, w, dtype)
 
 
 def test_save_and_load_of_device_tensors(tmp_path):

@@ -522,7 +522,8 @@ def adagrad_step(p, g, acc, clr, eps, weight_decay, maximize):
 # b_ih and b_hh (each (G*H,) or None). ``mask``: None (every step real) or a host
 # (T, B) bool array, False on padding: there the state is carried unchanged, the output
 # is 0, and backward passes the state's gradient straight through. ``reverse``
-# processes t = T-1 .. 0. Saved per-step arrays (gates, hn) are indexed by time t;
+# processes t = T-1 .. 0. Saved per-step arrays (gates, hn) are indexed by time t (at a
+# padded step their values are unspecified: backward does not read them);
 # hs/cs (T+1, B, H) by steps processed: hs[0] = h0, hs[k+1] = the state after the k-th
 # processed step, so hs[T] = h_n. In backward, d_out / d_hn / d_cn may be None (no
 # gradient arrived: zeros). d_b_hh is returned even when b_hh is None.

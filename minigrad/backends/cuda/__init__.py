@@ -17,8 +17,8 @@ def cuda_backend():
     from . import _runtime
     _runtime.load()
     from ..backend import assemble, kernels_of
-    from . import arrays, elementwise, matmul, nn, reduce
+    from . import arrays, elementwise, matmul, nn, recurrent, reduce
     where = "numba's CUDA simulator (CPU threads: for tests)" if _runtime.simulated() else "the GPU"
-    return assemble("cuda", device="cuda", own=kernels_of(arrays, elementwise, reduce, matmul, nn),
+    return assemble("cuda", device="cuda", own=kernels_of(arrays, elementwise, reduce, matmul, nn, recurrent),
                     description=f"numba.cuda kernels on {where}; matmul: {matmul._using()}",
                     extras={"stats": _runtime.STATS})
