@@ -164,12 +164,103 @@ def test_losses_embedding_and_linear():
     same_on_both(lambda t, w: mg.linear(t, w), [x, _data((3, 4), np.float32, seed=10)])
 
 
-def test_dropout_draws_the_cpus_mask():
+# ------------------------------------------------- fused kernels, called directly
+SPECIAL = np.array([[np.nan, np.inf, -np.inf, 0.0, -0.0], [1.0, -2.0, 90.0, -90.0, 0.3]])
+FUSED_CALLS = {  # name: (arguments built from (x, g) on a backend k)
+    "sigmoid": lambda k, x, g: (x,), "relu": lambda k, x, g: (x,), "leaky_relu": lambda k, x, g: (x, 0.1),
+    "clip": lambda k, x, g: (x, -1.0, None), "tanh_backward": lambda k, x, g: (k.tanh(x), g),
+    "sigmoid_backward": lambda k, x, g: (k.sigmoid(x), g), "relu_backward": lambda k, x, g: (x, g),
+    "leaky_relu_backward": lambda k, x, g: (x, g, 0.1), "clip_backward": lambda k, x, g: (x, g, None, 0.5),
+    "abs_backward": lambda k, x, g: (x, g), "sqrt_backward": lambda k, x, g: (k.sqrt(k.abs(x)), g),
+    "softmax": lambda k, x, g: (x, 0), "log_softmax": lambda k, x, g: (x, None),
+    "softmax_backward": lambda k, x, g: (k.softmax(x, 1), g, 1),
+    "log_softmax_backward": lambda k, x, g: (k.log_softmax(x, 0), g, 0),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", sorted(FUSED_CALLS))
+def test_fused_kernels_with_nan_and_inf_equal_the_reference(name, dtype):
+    from minigrad.backends import get_backend
+    results = []
+    for k in (get_backend("numpy"), get_backend("cuda")):
+        x, g = k.asarray(SPECIAL, dtype), k.asarray(_data(SPECIAL.shape, dtype, seed=3), dtype)
+        with np.errstate(all="ignore"):
+            results.append(k.to_numpy(getattr(k, name)(*FUSED_CALLS[name](k, x, g))))
+    want, got = results
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got[~np.isnan(want)], want[~np.isnan(want)], rtol=2e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-7)
+
+
+OPTIMIZER_CASES = [
+    ("sgd_step", dict(lr=0.1, momentum=0.9, dampening=0.1, nesterov=True, weight_decay=0.01, maximize=False,
+                      first=False), ("buf",)),
+    ("sgd_step", dict(lr=0.1, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0, maximize=True,
+                      first=True), ("buf",)),
+    ("adam_step", dict(step=3, lr=0.01, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0.1, decoupled=True,
+                       maximize=False), ("m", "v", "vmax")),
+    ("adam_step", dict(step=1, lr=0.01, beta1=0.8, beta2=0.9, eps=1e-6, weight_decay=0.1, decoupled=False,
+                       maximize=True), ("m", "v", None)),
+    ("rmsprop_step", dict(lr=0.01, alpha=0.9, eps=1e-8, weight_decay=0.05, momentum=0.5, maximize=False),
+     ("sq", "buf", "gavg")),
+    ("rmsprop_step", dict(lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, maximize=False),
+     ("sq", "buf", None)),
+    ("adagrad_step", dict(clr=0.1, eps=1e-10, weight_decay=0.01, maximize=False), ("acc",)),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name,hyper,states", OPTIMIZER_CASES)
+def test_optimizer_kernels_update_in_place_as_the_reference(name, hyper, states, dtype):
+    from minigrad.backends import get_backend
+    start = [_data((3, 5), dtype, seed=s) for s in range(len(states) + 2)]
+    start = start[:2] + [np.abs(a) if n in ("v", "vmax", "sq", "acc") else a for n, a in zip(states, start[2:])]
+    results = []
+    for k in (get_backend("numpy"), get_backend("cuda")):
+        arrays = [k.asarray(a.copy(), dtype) for a in start]
+        p, g, *rest = arrays
+        state = [None if n is None else a for n, a in zip(states, rest)]
+        assert getattr(k, name)(p, g, *state, **hyper) is None
+        results.append([k.to_numpy(a) for n, a in zip(("p", "g") + states, arrays) if n is not None])
+    for got, want in zip(results[1], results[0]):
+        assert_close(got, want, dtype)
+    assert not np.allclose(results[1][0], start[0])  # p moved
+
+
+def test_philox_matches_the_papers_known_answers():
+    from minigrad.backends.cuda.nn import _philox_2x32
+    # Random123's known-answer vectors for Philox-2x32-10: (counter, key) -> output
+    assert _philox_2x32(0, 0, 0) == (0xFF1DAE59, 0x6CD10DF2)
+    assert _philox_2x32(0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF) == (0x2C3F628B, 0xAB4FD7AD)
+    assert _philox_2x32(0x243F6A88, 0x85A308D3, 0x13198A2E) == (0xDD7CE038, 0xF62A4C12)
+
+
+def test_dropout_mask_is_drawn_on_the_device_from_a_seed_of_the_generator():
+    from minigrad.backends import get_backend
+    from minigrad.backends.cuda.nn import _uniforms_on_host
+    k, n, p = get_backend("cuda"), 1500, 0.4
+    mask = k.to_numpy(k.dropout_mask((3, n // 3), p, np.random.default_rng(5), np.float32))
+    seed = int(np.random.default_rng(5).integers(0, 2 ** 63))  # the one number taken from the generator
+    want = np.where(_uniforms_on_host(n, seed) >= p, np.float32(1 / (1 - p)), 0).reshape(3, n // 3)
+    np.testing.assert_array_equal(mask, want.astype(np.float32))
+    assert abs((mask > 0).mean() - (1 - p)) < 0.06  # 1500 draws: the kept share is 0.6 +- 0.013
+
+
+def test_dropout_on_the_device_follows_the_seed_and_scales_the_gradient():
     outs = []
-    for device in ("cpu", "cuda"):
+    for _ in range(2):
         mg.manual_seed(4)
-        outs.append(mg.dropout(mg.ones(4, 5, device=device), p=0.4).numpy())
-    np.testing.assert_array_equal(outs[0], outs[1])
+        x = mg.ones(4, 50, device="cuda", requires_grad=True)
+        y = mg.dropout(x, p=0.4)
+        y.sum().backward()
+        outs.append((y.numpy(), x.grad.numpy(), mg.dropout(x, p=0.4).numpy()))
+    (y, grad, again), (y2, _, _) = outs
+    np.testing.assert_array_equal(y, y2)           # one seed, one mask
+    assert not np.array_equal(y, again)            # the next draw is another mask
+    assert set(np.unique(y)) == {0.0, np.float32(1 / 0.6)}
+    np.testing.assert_array_equal(grad, y)         # d(x * mask)/dx = mask
 
 
 def test_gradcheck_in_float64_on_the_device():
@@ -273,6 +364,62 @@ def test_recurrent_kernels_on_both_paths_equal_the_reference(monkeypatch, path, 
     for g, w in zip(got, want):
         assert g.shape == w.shape and g.dtype == w.dtype
         assert_close(g, w, dtype)
+
+
+class _CharModel(nn.Module):
+    """Embedding -> LSTM -> Linear, the text-generation model at toy size."""
+
+    def __init__(self, vocab=7, dim=4, hidden=5):
+        super().__init__()
+        self.embed, self.lstm, self.head = nn.Embedding(vocab, dim), rnn.LSTM(dim, hidden), nn.Linear(hidden, vocab)
+
+    def forward(self, tokens):
+        out, _ = self.lstm(self.embed(tokens))
+        return self.head(out)
+
+
+def _char_step(model, opt, tokens, targets, max_norm=0.5):
+    logits = model(tokens)
+    loss = mg.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+    opt.zero_grad()
+    loss.backward()
+    norm = optim.clip_grad_norm_(model.parameters(), max_norm)
+    opt.step()
+    return loss.item(), norm
+
+
+def test_a_training_step_copies_only_the_loss_to_the_host_and_reuses_its_memory():
+    from minigrad.backends import get_backend
+    stats = get_backend("cuda").stats
+    mg.manual_seed(3)
+    model = _CharModel().to("cuda")
+    opt = optim.Adam(model.parameters(), lr=0.01)
+    rng = np.random.default_rng(0)
+    tokens, targets = rng.integers(0, 7, (4, 2)), rng.integers(0, 7, (4, 2))
+    for _ in range(2):  # the first steps create the optimizer state and fill the allocator's cache
+        _char_step(model, opt, tokens, targets)
+    stats.reset()
+    loss, norm = _char_step(model, opt, tokens, targets)
+    assert (stats.to_host, stats.to_host_bytes) == (1, 4)  # loss.item(): one float32
+    assert stats.allocations == 0  # every buffer came from the cache
+    assert isinstance(norm, mg.Tensor) and norm.device == "cuda" and norm.shape == ()
+    assert stats.peak > 0 and np.isfinite(loss)
+
+
+def test_clip_grad_norm_on_the_device_equals_the_cpus():
+    results = {}
+    for device in ("cpu", "cuda"):
+        mg.manual_seed(3)
+        model = _CharModel().to(device)
+        opt = optim.SGD(model.parameters(), lr=0.1)
+        rng = np.random.default_rng(1)
+        loss, norm = _char_step(model, opt, rng.integers(0, 7, (3, 2)), rng.integers(0, 7, (3, 2)), 0.1)
+        results[device] = (loss, float(norm), [p.numpy() for p in model.parameters()])
+    (loss_c, norm_c, ps_c), (loss_d, norm_d, ps_d) = results["cpu"], results["cuda"]
+    assert norm_c > 0.1  # the clip acted
+    np.testing.assert_allclose([loss_d, norm_d], [loss_c, norm_c], rtol=1e-5)
+    for a, b in zip(ps_d, ps_c):
+        assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
 def test_save_and_load_of_device_tensors(tmp_path):

@@ -478,8 +478,10 @@ def embedding_backward(indices, g, num_embeddings, padding_idx):
 
 @fused("nn", host=("shape", "p", "rng", "dtype"))
 def dropout_mask(shape, p, rng, dtype):
-    """Inverted dropout: 1/(1-p) with probability 1-p, else 0, drawn from the host numpy
-    Generator ``rng`` as ``rng.random(shape) >= p``, so one seed gives one mask on every backend."""
+    """Inverted dropout: 1/(1-p) with probability 1-p, else 0. CPU backends draw it from the
+    host numpy Generator ``rng`` as ``rng.random(shape) >= p``, so one seed gives one mask on
+    each of them; a device backend may instead take one seed from ``rng`` and draw on the
+    device (cuda: Philox), so that no mask crosses the bus: one seed, one mask there too."""
 
 
 # ------------------------------------------------------------------- optim

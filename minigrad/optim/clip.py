@@ -10,6 +10,8 @@ a gradient array someone else still holds is never changed behind their back.
 """
 import math
 
+import numpy as np
+
 from ..tensor import Tensor
 
 
@@ -38,7 +40,10 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
             scaling every gradient into NaN).
 
     Returns:
-        The total norm of the original gradients, as a Python float.
+        The total norm of the original gradients: a Python float for gradients on the CPU;
+        for gradients on a GPU a 0-d float64 tensor on that device, computed and applied
+        there without reading it back (``float(norm)`` copies it to the host when needed;
+        ``error_if_nonfinite=True`` has to, every call).
     """
     params = _with_grads(parameters)
     norm_type = float(norm_type)
@@ -48,6 +53,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         raise ValueError(f"clip_grad_norm_: max_norm must be >= 0, got {max_norm}")
     if not params:
         return 0.0
+    if params[0].grad.device != "cpu":
+        return _clip_on_device(params, max_norm, norm_type, error_if_nonfinite)
     total = _total_norm([p.grad for p in params], norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is {total}; "
@@ -71,6 +78,32 @@ def _total_norm(grads, q):
         k = g._k()
         total += float(k.to_numpy(k.sum(k.pow(k.abs(g.data), q), None, False)))
     return total ** (1.0 / q)
+
+
+def _clip_on_device(params, max_norm, q, error_if_nonfinite):
+    """clip_grad_norm_ with every number kept on the gradients' device: the norm is a 0-d
+    array, and so is the scale factor min(1, max_norm / (total + 1e-6)) every gradient is
+    multiplied by (a factor of exactly 1 leaves a gradient bit for bit unchanged)."""
+    k = params[0]._k()
+    total = None
+    for p in params:
+        if p.grad.device != params[0].grad.device:
+            raise RuntimeError(f"clip_grad_norm_: gradients on {params[0].grad.device} and {p.grad.device}")
+        if not p.grad.size:
+            continue
+        a = k.abs(k.astype(p.grad.data, np.float64))  # accumulated in float64, as on the CPU
+        part = k.max(a, None, False) if q == math.inf else k.sum(k.mul(a, a) if q == 2.0 else k.pow(a, q), None, False)
+        total = part if total is None else (k.maximum(total, part) if q == math.inf else k.add(total, part))
+    if total is None:
+        total = k.zeros((), np.float64)
+    norm = total if q == math.inf else k.pow(total, 1.0 / q)
+    if error_if_nonfinite and not math.isfinite(float(k.to_numpy(norm))):
+        raise RuntimeError(f"clip_grad_norm_: the total norm of order {q} of the gradients is "
+                           f"{float(k.to_numpy(norm))}; pass error_if_nonfinite=False to clip anyway")
+    coef = k.minimum(k.div(float(max_norm), k.add(norm, 1e-6)), 1.0)
+    for p in params:
+        p.grad.data = k.mul(p.grad.data, k.astype(coef, p.grad.dtype))
+    return Tensor._wrap(norm, device=params[0].grad.device)
 
 
 def clip_grad_value_(parameters, clip_value):

@@ -26,6 +26,10 @@ _BINARY = {ADD: np.add, SUB: np.subtract, MUL: np.multiply, DIV: np.true_divide,
            MAXIMUM: np.maximum, MINIMUM: np.minimum, EQ: np.equal, NE: np.not_equal, LT: np.less,
            LE: np.less_equal, GT: np.greater, GE: np.greater_equal}
 _COMPARE = {"eq": EQ, "ne": NE, "lt": LT, "le": LE, "gt": GT, "ge": GE}
+# the fused kernels: activations with up to two parameters, and the backward of each
+# elementwise op from what its forward saved (x or y) and the upstream gradient g
+SIGMOID, RELU, LEAKY_RELU, CLIP = range(4)
+TANH_B, SIGMOID_B, RELU_B, LEAKY_RELU_B, CLIP_B, ABS_B, SQRT_B = range(7)
 
 
 # ------------------------------------------------------------------ device code
@@ -40,7 +44,7 @@ def _unop(op, x):
     if op == SQRT:
         return math.sqrt(x) if x >= 0 else math.nan
     if op == ABS:
-        return x if x >= 0 else -x  # (NaN: -NaN is NaN); not abs(): this module defines its own
+        return math.fabs(x)  # clears the sign bit: |-0.0| = 0.0, as numpy; not abs(): this module defines its own
     return math.tanh(x)
 
 
@@ -71,6 +75,59 @@ def _binop(op, a, b):
     if op == GT:
         return a > b
     return a >= b
+
+
+@cuda.jit(device=True)
+def _activation_op(op, x, p1, p2, has1, has2):
+    if op == SIGMOID:
+        # (1 if x >= 0 else e) / (1 + e) with e = e^{-|x|} <= 1: never overflows, and keeps
+        # full precision in the negative tail, where sigma(x) ~ e^x; NaN makes e NaN
+        e = math.exp(-x if x >= 0 else x)
+        return (1.0 if x >= 0 else e) / (1.0 + e)
+    if op == RELU:
+        return x if (x != x or x > 0) else 0.0
+    if op == LEAKY_RELU:
+        return x if x > 0 else x * p1
+    v = x  # CLIP: each bound only when given; comparisons with NaN are false, so NaN stays
+    if has1 and v < p1:
+        v = p1
+    if has2 and v > p2:
+        v = p2
+    return v
+
+
+@cuda.jit(device=True)
+def _gradient_op(op, x, g, p1, p2, has1, has2):
+    """dL/dinput of an elementwise op from x (or y, what the forward saved) and g."""
+    if op == TANH_B:
+        return g * (1 - x * x)  # y = tanh(x): 1 - y^2
+    if op == SIGMOID_B:
+        return g * x * (1 - x)  # y = sigma(x): y (1 - y)
+    if op == RELU_B:
+        return 0.0 if x <= 0 else g  # a NaN x passes g, as PyTorch's relu does
+    if op == LEAKY_RELU_B:
+        return g if x > 0 else g * p1
+    if op == CLIP_B:
+        inside = (not has1 or x >= p1) and (not has2 or x <= p2)
+        return g if inside else 0.0
+    if op == ABS_B:
+        return g if x > 0 else (-g if x < 0 else 0.0)  # sign(0) = sign(NaN) = 0
+    return g / (2 * x)  # SQRT_B, y = sqrt(x)
+
+
+@cuda.jit
+def _activation(op, x, x_off, x_strides, shape, p1, p2, has1, has2, out):
+    i = cuda.grid(1)
+    if i < out.size:
+        out[i] = _activation_op(op, x[offset_of(i, shape, x_strides, x_off)], p1, p2, has1, has2)
+
+
+@cuda.jit
+def _gradient(op, x, x_off, x_strides, g, g_off, g_strides, shape, p1, p2, has1, has2, out):
+    i = cuda.grid(1)
+    if i < out.size:
+        out[i] = _gradient_op(op, x[offset_of(i, shape, x_strides, x_off)], g[offset_of(i, shape, g_strides, g_off)],
+                              p1, p2, has1, has2)
 
 
 @cuda.jit
@@ -231,3 +288,76 @@ def _scalar_array(value, dtype):
     out = empty((), dtype)
     launch(_fill, 1, out.buf, np.dtype(dtype).type(value))
     return out
+
+
+# ============================================================= fused kernels
+# Float arrays take one fused kernel; anything else (integer relu or clip) the same
+# arithmetic from the required kernels above.
+def _floats(*arrays):
+    return all(a.dtype.char in "fd" for a in arrays)
+
+
+def _activate(op, x, p1=0.0, p2=0.0, has1=False, has2=False):
+    out = empty(x.shape, x.dtype)
+    buf, off, strides = x.kernel_args()
+    launch(_activation, out.size, op, buf, off, strides, x.flat_shape(), x.dtype.type(p1), x.dtype.type(p2),
+           has1, has2, out.buf)
+    return out
+
+
+def _grad(op, x, g, p1=0.0, p2=0.0, has1=False, has2=False):
+    shape = np.broadcast_shapes(x.shape, g.shape)
+    dtype = _result_dtype(np.multiply, x.dtype, g.dtype)
+    out = empty(shape, dtype)
+    loop = shape or (1,)
+    launch(_gradient, out.size, op, *_broadcast(x, loop), *_broadcast(g, loop), loop, dtype.type(p1),
+           dtype.type(p2), has1, has2, out.buf)
+    return out
+
+
+def sigmoid(x):
+    return _activate(SIGMOID, x) if _floats(x) else div(1.0, add(exp(neg(x)), 1.0))
+
+
+def relu(x):
+    return _activate(RELU, x) if _floats(x) else maximum(x, 0)
+
+
+def leaky_relu(x, slope):
+    return _activate(LEAKY_RELU, x, slope) if _floats(x) else where(compare("gt", x, 0), x, mul(x, slope))
+
+
+def clip(x, lo, hi):
+    if _floats(x):
+        return _activate(CLIP, x, 0.0 if lo is None else lo, 0.0 if hi is None else hi, lo is not None,
+                         hi is not None)
+    x = x if lo is None else maximum(x, lo)
+    return x if hi is None else minimum(x, hi)
+
+
+def tanh_backward(y, g):
+    return _grad(TANH_B, y, g)
+
+
+def sigmoid_backward(y, g):
+    return _grad(SIGMOID_B, y, g)
+
+
+def relu_backward(x, g):
+    return _grad(RELU_B, x, g)
+
+
+def leaky_relu_backward(x, g, slope):
+    return _grad(LEAKY_RELU_B, x, g, slope)
+
+
+def clip_backward(x, g, lo, hi):
+    return _grad(CLIP_B, x, g, 0.0 if lo is None else lo, 0.0 if hi is None else hi, lo is not None, hi is not None)
+
+
+def abs_backward(x, g):
+    return _grad(ABS_B, x, g)
+
+
+def sqrt_backward(y, g):
+    return _grad(SQRT_B, y, g)
