@@ -117,6 +117,12 @@ def test_matmul_shapes_batches_and_tiles(sa, sb, dtype):
                  rtol=1e-5 if dtype == np.float32 else 1e-10, atol=1e-5 if dtype == np.float32 else 1e-10)
 
 
+@pytest.mark.parametrize("tile", ["32", "64"])
+def test_matmul_both_tile_sizes_cover_ragged_edges(monkeypatch, tile):
+    monkeypatch.setenv("MINIGRAD_CUDA_TILE", tile)
+    same_on_both(lambda a, b: a @ b, [_data((67, 5), np.float32, seed=1), _data((5, 66), np.float32, seed=2)])
+
+
 def test_matmul_reads_transposed_views_in_place():
     same_on_both(lambda a, b: a.T @ b.T, [_data((5, 3), np.float32, seed=6), _data((4, 5), np.float32, seed=7)])
 

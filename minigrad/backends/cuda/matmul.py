@@ -1,7 +1,9 @@
 """Matrix product on the GPU: a tiled shared-memory GEMM with register tiling, batched.
 
 C = A @ B, A (M, K), B (K, N). Each block computes a TILE x TILE tile of C with
-(TILE/R) x (TILE/R) threads, each thread an R x R patch of it held in registers. The
+(TILE/R) x (TILE/R) threads, each thread an R x R patch of it held in registers
+(TILE = 64 for large products: 256 threads per block; 32 when C is small, so that
+there are enough blocks to fill the GPU's multiprocessors). The
 block walks K in steps of DEPTH: it copies a TILE x DEPTH slab of A and a DEPTH x TILE
 slab of B into shared memory (each element read from global memory once per block
 instead of once per output), waits for every thread, and then each thread multiplies
@@ -26,13 +28,25 @@ from ._device import contiguous, copy_to, cuda, empty
 from ._runtime import simulated
 from .arrays import full, reshape
 
-TILE, DEPTH, R = 32, 8, 4  # a 32x32 tile of C per block, 8x8 threads with 4x4 outputs each
-THREADS = TILE // R
+DEPTH, R = 8, 4  # each thread: a 4x4 patch of C; K walked 8 at a time
+BIG_TILE, SMALL_TILE = 64, 32
+BIG_TILE_MIN_BLOCKS = 132  # a 64-tiling must still give this many blocks (an H100 has 132 SMs)
+
+
+def _tile(m, n, nb):
+    """The tile size for a batch of nb (M, N) results: 64 unless that leaves SMs idle."""
+    forced = os.environ.get("MINIGRAD_CUDA_TILE")  # 32 or 64: for tests and measurements
+    if forced:
+        return int(forced)
+    blocks = nb * -(-m // BIG_TILE) * -(-n // BIG_TILE)
+    return BIG_TILE if blocks >= BIG_TILE_MIN_BLOCKS else SMALL_TILE
 
 
 @functools.lru_cache(maxsize=None)
-def _gemm_kernel(char):
+def _gemm_kernel(char, tile):
+    """The GEMM kernel for one dtype and tile size (both fixed at compile time: shared memory sizes)."""
     t = from_dtype(np.dtype(char))
+    TILE, THREADS = tile, tile // R
 
     @cuda.jit
     def kernel(a, a_off, a_rs, a_cs, b, b_off, b_rs, b_cs, m, n, k, batch_shape, a_bs, b_bs, out):
@@ -115,8 +129,9 @@ def _gemm(a, b, dtype):
     cupy = _cublas()
     if cupy is not None and not batch and dtype.char in "fd":
         return _cublas_gemm(cupy, a, b, out)
-    grid = ((n + TILE - 1) // TILE, (m + TILE - 1) // TILE, nb)
-    _gemm_kernel(dtype.char)[grid, (THREADS, THREADS)](
+    tile = _tile(m, n, nb)
+    grid = ((n + tile - 1) // tile, (m + tile - 1) // tile, nb)
+    _gemm_kernel(dtype.char, tile)[grid, (tile // R, tile // R)](
         a.buf, a.offset, a.strides[-2], a.strides[-1], b.buf, b.offset, b.strides[-2], b.strides[-1], m, n, k,
         tuple(batch) or (1,), _batch_strides(a, batch), _batch_strides(b, batch), out.buf)
     return out
