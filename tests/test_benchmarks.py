@@ -199,3 +199,26 @@ def test_torch_server_checks_its_output_and_times_rounds(tmp_path):
         assert bad.info["check"].startswith("MISMATCH")
     finally:
         bad.close()
+
+
+def test_cuda_suite_runs_every_case_at_toy_sizes(tmp_path, monkeypatch):
+    """The GPU suite end to end at toy sizes: in numba's simulator here (no cuDNN column: PyTorch
+    sees no GPU), on the device where there is one."""
+    import minigrad as mg
+    from benchmarks.suites import cuda as suite
+    if not mg.available_backends()["cuda"]["available"]:
+        pytest.skip("no cuda backend")
+    monkeypatch.setattr(suite, "SIZES", ((1, 2, 3, 4), (2, 2, 3, 4)))
+    monkeypatch.setattr(suite, "GEMM_SIZES", (8,))
+    monkeypatch.setattr(suite, "CHAR", dict(vocab=5, embed=3, hidden=4, batch=2, steps=2))
+    config = tiny_config(tmp_path, rnn_cells=("LSTM",), repeats=3, max_seconds=0.1)
+    printed = []
+    records = run_suites(config, ["cuda"], echo=printed.append)["cuda"]["records"]
+    lstm = {(r["case"], tuple(r["shape"]), r["backend"]) for r in records if r["case"].startswith("LSTM")}
+    assert {(c, s, b) for c in ("LSTM train", "LSTM infer") for s in suite.SIZES for b in ("sequence", "step")} <= lstm
+    gemm = [r for r in records if r["case"] == "sgemm"]
+    assert [r["backend"] for r in gemm][:1] == ["minigrad"] and gemm[0]["tflops"] > 0
+    char = {r["backend"]: r for r in records if r["case"] == "char_lstm"}
+    assert char["gpu"]["seconds"] > 0 and char["cpu[numba]"]["speedup_vs_cpu"] == pytest.approx(1.0)
+    assert "Recurrent layers on the GPU" in printed[0] and "char-LSTM" in printed[0]
+    assert (tmp_path / "cuda.json").exists() and (tmp_path / "cuda_rnn.png").exists()
