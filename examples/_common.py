@@ -28,6 +28,7 @@ def parser(doc, name, epochs):
     --out      where the PNG (and anything else) is written; results/<name> by default
     --quick    a tiny run that finishes in seconds (used by the tests)
     --seed     for the weights, the shuffling and the sampling
+    --device   cpu, or cuda for the GPU (checked by ``device``)
     """
     p = argparse.ArgumentParser(description=doc.strip().splitlines()[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -35,7 +36,22 @@ def parser(doc, name, epochs):
     p.add_argument("--out", default=os.path.join("results", name), help="folder for the PNG")
     p.add_argument("--quick", action="store_true", help="a tiny run (seconds), for tests")
     p.add_argument("--seed", type=int, default=0)
+    add_device_option(p)
     return p
+
+
+def add_device_option(p):
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                   help="where the model trains: cuda runs every kernel on the GPU (docs/cuda.md)")
+
+
+def device(name):
+    """The device asked for on the command line, checked before any work: where the GPU is not
+    there, a clear message saying why (and how to run the kernels in numba's simulator)."""
+    info = mg.available_backends().get(name)
+    if name != "cpu" and not (info and info["available"]):
+        raise SystemExit(f"--device {name}: not available here: {info['reason'] if info else 'unknown device'}")
+    return name
 
 
 def seed_everything(seed):

@@ -6,7 +6,7 @@ layer turns its last hidden state into a forecast of the sunspot number 6 months
 after the window (``--horizon``). The series is split in time: the first 80% trains,
 the rest validates, so validation is a genuine forecast of years the model never saw.
 
-    python examples/demo.py [--epochs 12] [--horizon 6] [--out results/demo]
+    python examples/demo.py [--epochs 12] [--horizon 6] [--out results/demo] [--device cuda]
 
 Prints the loss per epoch and the validation error against the naive forecast "the
 same as the last month seen", and writes a training-curve PNG.
@@ -20,6 +20,7 @@ import numpy as np
 
 import minigrad as mg
 import rnn
+from _common import add_device_option, device
 from minigrad import nn, optim
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -52,7 +53,9 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=1e-2)
     p.add_argument("--out", default=os.path.join("results", "demo"))
+    add_device_option(p)
     args = p.parse_args(argv)
+    dev = device(args.device)
     mg.manual_seed(0)
 
     series = load_sunspots()
@@ -65,7 +68,7 @@ def main(argv=None):
     x_train, y_train = mg.tensor(x_all[:n_train]), mg.tensor(y_all[:n_train])
     x_val, y_val = mg.tensor(x_all[n_train:]), mg.tensor(y_all[n_train:])
 
-    model = Forecaster(args.hidden)
+    model = Forecaster(args.hidden).to(dev)  # the data stays on the host; each batch moves
     opt = optim.Adam(model.parameters(), lr=args.lr)
     schedule = optim.CosineAnnealingLR(opt, T_max=args.epochs)  # large steps first, fine ones at the end
     print(model)
@@ -79,7 +82,7 @@ def main(argv=None):
         total = 0.0
         for i in range(0, len(order), args.batch_size):
             batch = order[i:i + args.batch_size]
-            loss = nn.functional.mse_loss(model(x_train[batch]), y_train[batch])
+            loss = nn.functional.mse_loss(model(x_train[batch].to(dev)), y_train[batch].to(dev))
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -87,17 +90,18 @@ def main(argv=None):
         schedule.step()
         model.eval()
         with mg.no_grad():
-            val = nn.functional.mse_loss(model(x_val), y_val).item()
+            val = nn.functional.mse_loss(model(x_val.to(dev)), y_val.to(dev)).item()
         history["train loss"].append(total / len(x_train))
         history["val loss"].append(val)
         print(f"epoch {epoch:3d}  train mse {history['train loss'][-1]:.5f}  val mse {val:.5f}")
 
     with mg.no_grad():
-        pred = model(x_val).numpy()[:, 0] * scale
+        pred = model(x_val.to(dev)).numpy()[:, 0] * scale
     truth = y_val.numpy()[:, 0] * scale
     naive = x_val.numpy()[:, -1, 0] * scale  # "in `horizon` months = this month"
     mae, naive_mae = np.abs(pred - truth).mean(), np.abs(naive - truth).mean()
-    print(f"trained in {time.perf_counter() - start:.1f}s on backend {mg.get_backend().name!r}")
+    where = f"backend {mg.get_backend().name!r}" if dev == "cpu" else f"device {dev!r}"
+    print(f"trained in {time.perf_counter() - start:.1f}s on {where}")
     print(f"validation MAE {mae:.2f} sunspots, {args.horizon} months ahead "
           f"(naive 'same as the last month' forecast: {naive_mae:.2f})")
     png = mg.plot_curves(history, os.path.join(args.out, "training_curve.png"),

@@ -44,7 +44,7 @@ import minigrad as mg
 import rnn
 from minigrad import nn, optim
 
-from _common import Stopwatch, data_path, parser, save_metrics, seed_everything
+from _common import Stopwatch, data_path, device, parser, save_metrics, seed_everything
 
 
 def load_aapl():
@@ -131,7 +131,7 @@ def forecast(name, series, window, horizon, args, transform=None):
     xs, ys = sx.transform(x), sy.transform(y)
 
     mg.manual_seed(args.seed)
-    model = stacked_lstm(args.hidden, horizon)
+    model = stacked_lstm(args.hidden, horizon).to(device(args.device))  # fit moves each batch there
     print(f"\n=== {name}: {len(tr)} train / {len(va)} validation / {len(te)} test windows of {window} steps, "
           f"forecasting {horizon} step(s)")
     print(model)
@@ -147,7 +147,7 @@ def forecast(name, series, window, horizon, args, transform=None):
           f"(epoch {int(np.argmin(history.history['val_loss'])) + 1}; those weights are kept)")
     model.eval()
     with mg.no_grad():
-        pred = sy.inverse_transform(model(mg.tensor(xs[te])).numpy())  # (M, horizon), relative to the last value
+        pred = sy.inverse_transform(model(mg.tensor(xs[te], device=args.device)).numpy())  # (M, horizon), relative to the last value
 
     def to_level(rel):
         z = rel + last[te][:, None]

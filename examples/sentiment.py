@@ -32,7 +32,7 @@ import minigrad as mg
 import rnn
 from minigrad import nn, optim
 
-from _common import Stopwatch, data_path, parser, save_metrics, seed_everything
+from _common import Stopwatch, data_path, device, parser, save_metrics, seed_everything
 
 
 def load_polarity():
@@ -94,11 +94,12 @@ def run_epoch(model, ids, lengths, labels, batch_size, opt=None):
     """One pass: trains if ``opt`` is given, else evaluates. Returns (mean loss, accuracy)."""
     model.train(opt is not None)
     loss_sum, correct = 0.0, 0
+    dev = next(model.parameters()).device
     with mg.set_grad_enabled(opt is not None):
         for idx in batches(lengths, batch_size, shuffle=opt is not None):
             t = lengths[idx].max()  # cut the batch's padding down to its longest sentence
-            logits = model(mg.tensor(ids[idx, :t]), lengths=lengths[idx])
-            loss = nn.functional.cross_entropy(logits, mg.tensor(labels[idx]))
+            logits = model(mg.tensor(ids[idx, :t], device=dev), lengths=lengths[idx])
+            loss = nn.functional.cross_entropy(logits, mg.tensor(labels[idx], device=dev))
             if opt is not None:
                 opt.zero_grad()
                 loss.backward()
@@ -142,6 +143,7 @@ def main(argv=None):
     if args.quick:
         args.embed, args.hidden, args.bow_epochs, args.epochs = 16, 16, 2, min(args.epochs, 3)
     seed_everything(args.seed)
+    dev = device(args.device)
 
     sentences, labels = load_polarity()
     tokens = [rnn.data.tokenize(s) for s in sentences]
@@ -165,11 +167,11 @@ def main(argv=None):
     majority = int(np.bincount(data["train"][2]).argmax())
     majority_acc = float((data["test"][2] == majority).mean())
     # Baseline 2: bag-of-words logistic regression (word order ignored).
-    bow = BagOfWords(len(vocab))
+    bow = BagOfWords(len(vocab)).to(dev)
     train(bow, data, args.bow_epochs, lr=0.01, batch_size=64, weight_decay=0.05, name="bag-of-words")
     bow_acc = run_epoch(bow, *data["test"], 256)[1]
 
-    model = RNNClassifier(len(vocab), args.embed, args.hidden, args.cell)
+    model = RNNClassifier(len(vocab), args.embed, args.hidden, args.cell).to(dev)
     print(model)
     print(f"{model.num_parameters()} parameters")
     history = {}

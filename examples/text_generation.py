@@ -30,7 +30,7 @@ import minigrad as mg
 import rnn
 from minigrad import nn, optim
 
-from _common import Stopwatch, data_path, parser, save_metrics, seed_everything
+from _common import Stopwatch, data_path, device, parser, save_metrics, seed_everything
 
 LN2 = math.log(2)
 
@@ -67,10 +67,11 @@ def evaluate(model, stream, seq_len):
     """Mean loss (nats/char) over a (T, B) stream, state carried through it, no graph."""
     model.eval()
     total, count, state = 0.0, 0, None
+    dev = next(model.parameters()).device
     with mg.no_grad():
         for x, y in rnn.data.lm_chunks(stream, seq_len):
-            logits, state = model(mg.tensor(x), state)
-            total += lm_loss(logits, mg.tensor(y)).item() * y.size
+            logits, state = model(mg.tensor(x, device=dev), state)
+            total += lm_loss(logits, mg.tensor(y, device=dev)).item() * y.size
             count += y.size
     model.train()
     return total / count
@@ -100,15 +101,16 @@ def sample(model, vocab, prompt, n_chars, temperature, rng):
     """
     model.eval()
     out = []
+    dev = next(model.parameters()).device
     with mg.no_grad():
         ids = vocab.encode(prompt)[:, None]  # (T, 1): the prompt sets up the state
-        logits, state = model(mg.tensor(ids))
+        logits, state = model(mg.tensor(ids, device=dev))
         for _ in range(n_chars):
             z = logits.numpy()[-1, 0].astype(np.float64) / temperature
             p = np.exp(z - z.max())
             nxt = rng.choice(len(p), p=p / p.sum())
             out.append(vocab.itos[nxt])
-            logits, state = model(mg.tensor(np.array([[nxt]])), state)
+            logits, state = model(mg.tensor(np.array([[nxt]]), device=dev), state)
     model.train()
     return prompt + "".join(out)
 
@@ -131,6 +133,7 @@ def main(argv=None):
         args.hidden, args.embed, args.batch_size, args.bptt, args.sample_chars = 48, 16, 16, 32, 80
         args.epochs = min(args.epochs, 2)
     seed_everything(args.seed)
+    dev = device(args.device)
 
     text = load_text()
     if args.quick:
@@ -145,7 +148,7 @@ def main(argv=None):
     val_stream = rnn.data.batchify(val_ids, 8)
     uni, bi = ngram_baselines(train_ids, val_ids, len(vocab))
 
-    model = CharLM(len(vocab), args.embed, args.hidden, args.layers)
+    model = CharLM(len(vocab), args.embed, args.hidden, args.layers).to(dev)
     opt = optim.Adam(model.parameters(), lr=args.lr)
     updates_per_epoch = math.ceil((len(train_stream) - 1) / args.bptt)
     total_updates = args.epochs * updates_per_epoch
@@ -168,7 +171,7 @@ def main(argv=None):
         total, n = 0.0, 0
         report_every = max(1, updates_per_epoch // 4)
         for x, y in rnn.data.lm_chunks(train_stream, args.bptt):
-            loss = trainer.step(mg.tensor(x), mg.tensor(y))[0]
+            loss = trainer.step(mg.tensor(x, device=dev), mg.tensor(y, device=dev))[0]
             schedule.step()
             total, n = total + loss, n + 1
             if epoch == 1 and len(first_losses) < 10:

@@ -36,7 +36,7 @@ import minigrad as mg
 import rnn
 from minigrad import nn, optim
 
-from _common import Stopwatch, data_path, parser, save_metrics, seed_everything
+from _common import Stopwatch, data_path, device, parser, save_metrics, seed_everything
 
 # name -> (layer class, extra constructor arguments)
 MODELS = {
@@ -96,7 +96,8 @@ def train_briefly(model, stream, epochs, bptt, name, clock):
     for epoch in range(1, epochs + 1):
         trainer.reset_state()
         for x, y in rnn.data.lm_chunks(stream, bptt):
-            losses += trainer.step(mg.tensor(x), mg.tensor(y))
+            dev = next(model.parameters()).device
+            losses += trainer.step(mg.tensor(x, device=dev), mg.tensor(y, device=dev))
         print(f"  {name:20s} epoch {epoch}  loss {np.mean(losses[-10:]):.3f}  ({clock():.1f}s)")
     return losses
 
@@ -149,7 +150,7 @@ def main(argv=None):
     curves = {}
     for name, (layer_cls, kwargs) in MODELS.items():
         mg.manual_seed(args.seed)  # the same embedding, so the same input vectors, for every model
-        model = CharModel(layer_cls, len(vocab), args.embed, args.hidden, **kwargs)
+        model = CharModel(layer_cls, len(vocab), args.embed, args.hidden, **kwargs).to(device(args.device))
         profiles["at initialisation"][name] = gradient_profile(model, probe)
         curves[f"{name} loss"] = train_briefly(model, train_stream, args.epochs, args.bptt, name, clock)
         profiles["after training"][name] = gradient_profile(model, probe)

@@ -99,10 +99,20 @@ def _batches(n, batch_size, shuffle):
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
+def _device_of(model):
+    """Where the model's parameters live ("cpu" for a model without any): each batch goes there."""
+    return next((p.device for p in model.parameters()), "cpu")
+
+
 def _forward(model, x, lengths, idx):
+    xb = x[idx].to(_device_of(model))  # the data set stays where it is; one batch at a time moves
     if lengths is None:
-        return model(x[idx])
-    return model(x[idx], lengths=lengths[idx])
+        return model(xb)
+    return model(xb, lengths=lengths[idx])
+
+
+def _targets(model, y, idx):
+    return y[idx].to(_device_of(model))
 
 
 def evaluate(model, x, y, loss="mse", batch_size=256, metrics=(), lengths=None):
@@ -116,9 +126,9 @@ def evaluate(model, x, y, loss="mse", batch_size=256, metrics=(), lengths=None):
     with mg.no_grad():
         for idx in _batches(n, batch_size, shuffle=False):
             pred = _forward(model, x, lengths, idx)
-            totals["loss"] += loss_fn(pred, y[idx]).item() * len(idx)
+            totals["loss"] += loss_fn(pred, _targets(model, y, idx)).item() * len(idx)
             for m in metrics:
-                totals[m] += _METRICS[m](pred, y[idx]) * len(idx)
+                totals[m] += _METRICS[m](pred, _targets(model, y, idx)) * len(idx)
     model.train(was_training)
     return {k: v / n for k, v in totals.items()}
 
@@ -184,7 +194,7 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=10, batch_siz
         bar = _progress(batches, epoch, epochs, verbose)
         for idx in bar:
             pred = _forward(model, x, lengths, idx)
-            batch_loss = loss_fn(pred, y[idx])
+            batch_loss = loss_fn(pred, _targets(model, y, idx))
             optimizer.zero_grad()
             batch_loss.backward()
             if clip_norm is not None:
@@ -196,7 +206,7 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=10, batch_siz
                                          "clip gradients (clip_norm=...) or run under minigrad.detect_anomaly()")
             totals["loss"] += value * len(idx)
             for m in metrics:
-                totals[m] += _METRICS[m](pred, y[idx]) * len(idx)
+                totals[m] += _METRICS[m](pred, _targets(model, y, idx)) * len(idx)
             seen += len(idx)
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix(loss=f"{totals['loss'] / seen:.4f}")

@@ -428,6 +428,20 @@ def test_clip_grad_norm_on_the_device_equals_the_cpus():
         assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
+def test_fit_moves_each_batch_to_the_models_device():
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((6, 3, 2)).astype(np.float32), rng.standard_normal((6, 1)).astype(np.float32)
+    results = {}
+    for device in ("cpu", "cuda"):
+        mg.manual_seed(5)
+        model = nn.Sequential(rnn.GRU(2, 3, batch_first=True, return_sequences=False), nn.Linear(3, 1)).to(device)
+        history = rnn.train.fit(model, x, y, loss="mse", optimizer="sgd", lr=0.1, epochs=2, batch_size=3,
+                                shuffle=False, verbose=0)
+        results[device] = (history.history["loss"], rnn.train.predict(model, x))
+    np.testing.assert_allclose(results["cuda"][0], results["cpu"][0], rtol=1e-5)
+    assert_close(results["cuda"][1], results["cpu"][1], rtol=1e-5, atol=1e-6)
+
+
 def test_save_and_load_of_device_tensors(tmp_path):
     mg.manual_seed(2)
     model = nn.Linear(3, 2).to("cuda")
