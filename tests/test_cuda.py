@@ -457,3 +457,23 @@ def test_import_minigrad_does_not_import_numba_cuda():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert out.stdout.strip() == "False", out.stderr
+
+
+def _nvvm_available():
+    code = "from numba.cuda.cudadrv import nvvm; nvvm.NVVM()"
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="0")
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=120).returncode == 0
+
+
+def test_every_kernel_compiles_for_a_gpu():
+    """Every kernel signature the tests above launch compiles to PTX for a Hopper GPU (the
+    code paths the simulator does not take, warp shuffles included); needs the CUDA
+    toolkit's NVVM, not a GPU (tests/cuda_compile_check.py)."""
+    if not _nvvm_available():
+        pytest.skip("the CUDA toolkit's NVVM library is not installed")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, os.path.join(root, "tests", "cuda_compile_check.py")], capture_output=True,
+                         text=True, timeout=900, cwd=root)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert "failed: 0" in out.stdout
+    assert int(out.stdout.split("compiled for sm_90: ")[1].split()[0]) >= 100

@@ -20,6 +20,7 @@ import numpy as np
 from numba import from_dtype, uint64
 
 from ._device import contiguous, cuda, empty, launch, offset_of, upload
+from .reduce import ALL_LANES, SHUFFLE, WARP
 from .arrays import _is_advanced, _positions, full, reshape, setitem, transpose
 from .elementwise import _broadcast
 
@@ -63,12 +64,23 @@ def _row_kernels(char):
         buf[t] = v
         cuda.syncthreads()
         s = cuda.blockDim.x // 2
-        while s > 0:
+        while s >= (WARP if SHUFFLE else 1):  # on a GPU the last warp shuffles (reduce.py)
             if t < s:
                 a, b = buf[t], buf[t + s]
                 buf[t] = (a if (a != a or a >= b) else b) if want_max else a + b
             cuda.syncthreads()
             s //= 2
+        if SHUFFLE:
+            if t < WARP:
+                a = buf[t]
+                off = WARP // 2
+                while off > 0:
+                    b = cuda.shfl_down_sync(ALL_LANES, a, off)
+                    a = (a if (a != a or a >= b) else b) if want_max else a + b
+                    off //= 2
+                if t == 0:
+                    buf[0] = a
+            cuda.syncthreads()
         r = buf[0]
         cuda.syncthreads()  # buf is reused by the next reduction
         return r

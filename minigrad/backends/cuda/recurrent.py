@@ -36,7 +36,15 @@ STEP_PATH_MIN_BATCH = 64
 MAX_THREADS = 256
 
 
-def _path(batch):
+SHARED_BYTES = 48 * 1024  # shared memory a block may always ask for (more needs an opt-in per kernel)
+
+
+def _path(batch, hidden=0, itemsize=4):
+    """"sequence" or "step": MINIGRAD_CUDA_RNN if set, else by batch size. The sequence
+    kernel's backward keeps up to 5H numbers in shared memory; a hidden size past what a
+    block may hold (H > 2457 in float32) always takes the per-step path."""
+    if 5 * hidden * itemsize > SHARED_BYTES:
+        return "step"
     choice = os.environ.get("MINIGRAD_CUDA_RNN", "auto")
     if choice in ("sequence", "step"):
         return choice
@@ -493,7 +501,7 @@ def rnn_forward(gi, w_hh, b_ih, b_hh, h0, mask, reverse, relu):
     if T and B:
         m, masked = _mask(mask, T, B)
         gi, bias = contiguous(gi), _bias_sum(b_ih, b_hh, H, gi.dtype)
-        if _path(B) == "sequence":
+        if _path(B, H, hs.dtype.itemsize) == "sequence":
             _launch_sequence("rnn_fwd", gi.dtype, B, H, H, gi.buf, contiguous(transpose(w_hh, (1, 0))).buf,
                              bias.buf, m, masked, bool(reverse), bool(relu), T, B, H, out.buf, hs.buf)
         else:
@@ -511,7 +519,7 @@ def rnn_backward(hs, w_hh, mask, reverse, relu, d_out, d_hn):
     if T and B:
         m, masked = _mask(mask, T, B)
         d_out = _zeros_or(d_out, (T, B, H), hs.dtype)
-        if _path(B) == "sequence":
+        if _path(B, H, hs.dtype.itemsize) == "sequence":
             _launch_sequence("rnn_bwd", hs.dtype, B, H, 2 * H, hs.buf, contiguous(w_hh).buf, m, masked,
                              bool(reverse), bool(relu), T, B, H, d_out.buf, d_gi.buf, d_h.buf)
         else:
@@ -532,7 +540,7 @@ def lstm_forward(gi, w_hh, b_ih, b_hh, h0, c0, mask, reverse):
     if T and B:
         m, masked = _mask(mask, T, B)
         gi, bias = contiguous(gi), _bias_sum(b_ih, b_hh, 4 * H, gi.dtype)
-        if _path(B) == "sequence":
+        if _path(B, H, hs.dtype.itemsize) == "sequence":
             _launch_sequence("lstm_fwd", gi.dtype, B, H, H, gi.buf, contiguous(transpose(w_hh, (1, 0))).buf,
                              bias.buf, m, masked, bool(reverse), T, B, H, out.buf, hs.buf, cs.buf, gates.buf)
         else:
@@ -551,7 +559,7 @@ def lstm_backward(gates, hs, cs, w_hh, mask, reverse, d_out, d_hn, d_cn):
     if T and B:
         m, masked = _mask(mask, T, B)
         gates, d_out = contiguous(gates), _zeros_or(d_out, (T, B, H), hs.dtype)
-        if _path(B) == "sequence":
+        if _path(B, H, hs.dtype.itemsize) == "sequence":
             _launch_sequence("lstm_bwd", hs.dtype, B, H, 5 * H, gates.buf, hs.buf, cs.buf, contiguous(w_hh).buf,
                              m, masked, bool(reverse), T, B, H, d_out.buf, d_gi.buf, d_h.buf, d_c.buf)
         else:
@@ -573,7 +581,7 @@ def gru_forward(gi, w_hh, b_ih, b_hh, h0, mask, reverse):
         m, masked = _mask(mask, T, B)
         gi = contiguous(gi)
         b_ih, b_hh = _zeros_or(b_ih, (3 * H,), gi.dtype), _zeros_or(b_hh, (3 * H,), gi.dtype)
-        if _path(B) == "sequence":
+        if _path(B, H, hs.dtype.itemsize) == "sequence":
             _launch_sequence("gru_fwd", gi.dtype, B, H, H, gi.buf, contiguous(transpose(w_hh, (1, 0))).buf,
                              b_ih.buf, b_hh.buf, m, masked, bool(reverse), T, B, H, out.buf, hs.buf, gates.buf,
                              hn.buf)
@@ -593,7 +601,7 @@ def gru_backward(gates, hn, hs, w_hh, mask, reverse, d_out, d_hn):
     if T and B:
         m, masked = _mask(mask, T, B)
         gates, hn, d_out = contiguous(gates), contiguous(hn), _zeros_or(d_out, (T, B, H), hs.dtype)
-        if _path(B) == "sequence":
+        if _path(B, H, hs.dtype.itemsize) == "sequence":
             _launch_sequence("gru_bwd", hs.dtype, B, H, 4 * H, gates.buf, hn.buf, hs.buf, contiguous(w_hh).buf,
                              m, masked, bool(reverse), T, B, H, d_out.buf, d_gi.buf, d_gh.buf, d_h.buf)
         else:

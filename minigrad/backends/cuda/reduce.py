@@ -6,6 +6,10 @@ not already), so the input is P rows of N elements and each output is one row's 
 One thread block reduces one row: each thread walks the row with a stride of the block
 size, keeping its own partial result, then the block combines the partials in shared
 memory, halving the active threads each step (a tree: log2(threads) steps, not N).
+On a GPU the last 32 partials are combined inside one warp with shuffles
+(``shfl_down_sync``: a thread reads a register of the thread ``off`` lanes further on),
+with no shared memory and no ``syncthreads``; the simulator has no shuffles and runs
+the tree to the end.
 
 max/min propagate NaN (NaN wins every comparison, as numpy's); argmax/argmin return the
 first index of the extreme, and the first NaN if there is one (numpy's rule). Sums
@@ -20,9 +24,12 @@ import numpy as np
 from numba import from_dtype, int32, int64
 
 from ._device import contiguous, cuda, empty
+from ._runtime import simulated
 from .arrays import reshape, transpose
 
-MAX_THREADS = 256  # per block; a row shorter than that uses fewer (at least a warp)
+MAX_THREADS = 256  # per block; a row shorter than that uses fewer
+WARP, ALL_LANES = 32, 0xFFFFFFFF
+SHUFFLE = not simulated()  # warp shuffles on a GPU (a block has at least a warp of threads then)
 SUM, MAX, MIN, ARGMAX, ARGMIN = range(5)
 
 
@@ -61,7 +68,7 @@ def _row_kernel(kind, acc_char):
         vals[t], idxs[t], have[t] = acc, best, 1 if (kind == SUM or best >= 0) else 0
         cuda.syncthreads()
         s = step // 2
-        while s > 0:
+        while s >= (WARP if SHUFFLE else 1):  # the tree, down to one warp's worth on a GPU
             if t < s and have[t + s]:
                 if kind == SUM:
                     vals[t] += vals[t + s]
@@ -69,6 +76,19 @@ def _row_kernel(kind, acc_char):
                     vals[t], idxs[t], have[t] = vals[t + s], idxs[t + s], 1
             cuda.syncthreads()
             s //= 2
+        if SHUFFLE and t < WARP:  # the last 32 partials, register to register within warp 0
+            acc, best, h = vals[t], idxs[t], have[t]
+            off = WARP // 2
+            while off > 0:
+                acc2 = cuda.shfl_down_sync(ALL_LANES, acc, off)
+                best2 = cuda.shfl_down_sync(ALL_LANES, best, off)
+                h2 = cuda.shfl_down_sync(ALL_LANES, h, off)
+                if kind == SUM:
+                    acc += acc2
+                elif h2 and (not h or better(acc2, best2, acc, best)):
+                    acc, best, h = acc2, best2, 1
+                off //= 2
+            vals[t], idxs[t] = acc, best  # lane 0 holds the row's result
         if t == 0:
             if kind == ARGMAX or kind == ARGMIN:
                 out_index[row] = idxs[0]
@@ -78,8 +98,10 @@ def _row_kernel(kind, acc_char):
 
 
 def _threads(n):
-    """The power of two at or above n, at most MAX_THREADS (the tree halves it each step)."""
-    return builtins.min(MAX_THREADS, 1 << builtins.max(0, (n - 1).bit_length()))
+    """The power of two at or above n, at most MAX_THREADS (the tree halves it each step);
+    on a GPU at least a warp, so that all 32 lanes of the final shuffles exist."""
+    t = builtins.min(MAX_THREADS, 1 << builtins.max(0, (n - 1).bit_length()))
+    return builtins.max(t, WARP) if SHUFFLE else t
 
 
 def _rows(x, axis):
