@@ -216,6 +216,7 @@ def test_cuda_suite_runs_every_case_at_toy_sizes(tmp_path, monkeypatch):
     records = run_suites(config, ["cuda"], echo=printed.append)["cuda"]["records"]
     lstm = {(r["case"], tuple(r["shape"]), r["backend"]) for r in records if r["case"].startswith("LSTM")}
     assert {(c, s, b) for c in ("LSTM train", "LSTM infer") for s in suite.SIZES for b in ("sequence", "step")} <= lstm
+    assert all(r["peak_mib"] > 0 for r in records if r["case"] == "LSTM train")
     gemm = [r for r in records if r["case"] == "sgemm"]
     assert [r["backend"] for r in gemm][:1] == ["minigrad"] and gemm[0]["tflops"] > 0
     char = {r["backend"]: r for r in records if r["case"] == "char_lstm"}

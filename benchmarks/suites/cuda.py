@@ -299,11 +299,23 @@ def _run_rnn(config, torch):
                 t = _measure(config, fns, before)
                 base = t["cudnn"].median if "cudnn" in t else None
                 for impl, timing in t.items():
+                    peak = _peak_bytes(fns[impl], before[impl]) if impl in before else None
                     records.append(harness.record(NAME, f"{cell} {phase}", impl, size, "float32", timing,
-                                                  time_vs_cudnn=None if base is None else timing.median / base))
+                                                  time_vs_cudnn=None if base is None else timing.median / base,
+                                                  peak_mib=None if peak is None else peak / 2 ** 20))
                 config.log(f"[cuda] {cell} {phase} {size}: " + ", ".join(
                     f"{k} {v.median * 1e3:.2f} ms" for k, v in t.items()))
     return records
+
+
+def _peak_bytes(fn, before):
+    """Device memory one more call needs on top of what is already held (the allocator's counter)."""
+    from minigrad.backends import get_backend
+    stats = get_backend("cuda").stats
+    before()
+    stats.reset()
+    fn()
+    return stats.peak
 
 
 def _run_gemm(config, torch):
