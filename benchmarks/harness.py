@@ -168,6 +168,94 @@ def measure(fns, repeats=5, min_round_s=0.02, max_seconds=None, before_round=Non
     return {label: summarize(samples[label], plan[label][0]) for label in fns}
 
 
+# ------------------------------------------------------------ child processes
+class ChildProcess:
+    """A framework in a process of its own that answers one JSON line per command line.
+
+    ``cmd`` starts it (cwd: the repository); its first line is a greeting (``info``),
+    or ``{"error": ...}``. ``send(*words)`` writes a command and returns the reply;
+    ``remote(*prefix)`` is a callable that ``measure`` times in the child through the
+    commands ``call PREFIX``, ``calibrate PREFIX MIN_ROUND_S`` and ``round PREFIX NUMBER``
+    (the child times NUMBER calls itself), so the child's rounds take turns with the
+    parent's. The child's stderr goes to ``log_path``.
+    """
+
+    def __init__(self, cmd, log_path, what="the child process"):
+        import subprocess
+        self.what = what
+        self.log = open(log_path, "w")
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        self.proc = subprocess.Popen(cmd, cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
+                                     text=True)
+        self.info = self._read()
+
+    def _read(self):
+        line = self.proc.stdout.readline()
+        if not line:
+            self.proc.wait()
+            with open(self.log.name) as f:
+                err = (f.read().strip().splitlines() or ["no output"])[-1]
+            raise RuntimeError(f"{self.what} ended: {err}")
+        reply = json.loads(line)
+        if "error" in reply:
+            raise RuntimeError(f"{self.what}: {reply['error']}")
+        return reply
+
+    def send(self, *words):
+        self.proc.stdin.write(" ".join(map(str, words)) + "\n")
+        self.proc.stdin.flush()
+        return self._read()
+
+    def remote(self, *prefix):
+        child = self
+
+        class Remote:
+            def __call__(self):
+                child.send("call", *prefix)
+
+            def calibrate(self, min_round_s):
+                r = child.send("calibrate", *prefix, min_round_s)
+                return r["number"], r["seconds"]
+
+            def timed_round(self, number):
+                return child.send("round", *prefix, number)["seconds"]
+        return Remote()
+
+    def close(self):
+        try:
+            if self.proc.poll() is None:
+                self.proc.stdin.write("quit\n")
+                self.proc.stdin.close()
+            self.proc.wait(timeout=60)
+        finally:
+            self.log.close()
+
+
+def reply(obj):
+    """The child side's answer: one JSON line on stdout."""
+    print(json.dumps(obj), flush=True)
+
+
+def answer_commands(lookup, other=None):
+    """The child side of ``ChildProcess``: answer ``call``/``calibrate``/``round`` for the
+    callable ``lookup(*prefix)`` returns, until ``quit``; any other command ``cmd *args``
+    is answered with ``other(cmd, *args)``."""
+    for line in sys.stdin:
+        cmd, *args = line.split()
+        if cmd == "quit":
+            break
+        if cmd == "call":
+            lookup(*args)()
+            reply({})
+        elif cmd == "calibrate":
+            number, seconds = _calibrate(lookup(*args[:-1]), float(args[-1]))
+            reply({"number": number, "seconds": seconds})
+        elif cmd == "round":
+            reply({"seconds": timeit.Timer(lookup(*args[:-1])).timeit(int(args[-1]))})
+        else:
+            reply(other(cmd, *args))
+
+
 # ---------------------------------------------------------------- records
 def record(suite, case, backend, shape, dtype, timing=None, **extra):
     """One result as a flat dict. ``timing`` (a Timing or None) fills the seconds fields.

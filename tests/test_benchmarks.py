@@ -208,7 +208,7 @@ def test_cuda_suite_runs_every_case_at_toy_sizes(tmp_path, monkeypatch):
     from benchmarks.suites import cuda as suite
     if not mg.available_backends()["cuda"]["available"]:
         pytest.skip("no cuda backend")
-    monkeypatch.setattr(suite, "SIZES", ((1, 2, 3, 4), (2, 2, 3, 4)))
+    monkeypatch.setattr(suite, "SIZES", ((2, 2, 3, 4),))
     monkeypatch.setattr(suite, "GEMM_SIZES", (8,))
     monkeypatch.setattr(suite, "CHAR", dict(vocab=5, embed=3, hidden=4, batch=2, steps=2))
     config = tiny_config(tmp_path, rnn_cells=("LSTM",), repeats=3, max_seconds=0.1)

@@ -21,11 +21,8 @@ PyTorch there, the cuDNN column is empty and the report says so (``../shared`` n
 this project hold reference cuDNN times for an H100, but times are only compared within
 one run).
 """
-import json
 import os
-import subprocess
 import sys
-import timeit
 
 import numpy as np
 
@@ -39,7 +36,6 @@ SIZES = ((1, 100, 32, 32), (8, 100, 128, 128), (32, 100, 64, 128), (64, 50, 128,
          (128, 100, 512, 1024))
 GEMM_SIZES = (1024, 4096)
 CHAR = dict(vocab=65, embed=64, hidden=256, batch=32, steps=100)
-_REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _sync():
@@ -122,57 +118,17 @@ def char_lstm_step(device):
 
 
 # --------------------------------------------------------------- torch side
-class TorchChild:
+class TorchChild(harness.ChildProcess):
     """PyTorch on the GPU in a child process: ``case(kind, *args)`` builds a case there and
-    returns a callable that ``harness.measure`` times remotely (``calibrate``/``timed_round``)."""
+    returns a callable that ``harness.measure`` times remotely."""
 
     def __init__(self, log_path):
-        self.log = open(log_path, "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "benchmarks.suites.cuda", "--torch-child"], cwd=_REPO,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True)
-        self.info = self._read()
-
-    def _read(self):
-        line = self.proc.stdout.readline()
-        if not line:
-            self.proc.wait()
-            with open(self.log.name) as f:
-                err = (f.read().strip().splitlines() or ["no output"])[-1]
-            raise RuntimeError(f"the PyTorch process ended: {err}")
-        reply = json.loads(line)
-        if "error" in reply:
-            raise RuntimeError(reply["error"])
-        return reply
-
-    def send(self, *words):
-        self.proc.stdin.write(" ".join(map(str, words)) + "\n")
-        self.proc.stdin.flush()
-        return self._read()
+        super().__init__([sys.executable, "-m", "benchmarks.suites.cuda", "--torch-child"], log_path,
+                         "the PyTorch process")
 
     def case(self, *spec):
         self.send("case", *spec)
-        child = self
-
-        class Remote:
-            def __call__(self):
-                child.send("call")
-
-            def calibrate(self, min_round_s):
-                r = child.send("calibrate", min_round_s)
-                return r["number"], r["seconds"]
-
-            def timed_round(self, number):
-                return child.send("round", number)["seconds"]
-        return Remote()
-
-    def close(self):
-        try:
-            if self.proc.poll() is None:
-                self.proc.stdin.write("quit\n")
-                self.proc.stdin.close()
-            self.proc.wait(timeout=60)
-        finally:
-            self.log.close()
+        return self.remote()
 
 
 def _torch_case(torch, kind, *args):
@@ -209,36 +165,24 @@ def _torch_case(torch, kind, *args):
 
 def torch_child():
     """The child side of ``TorchChild``: one JSON line per command read on stdin."""
-    def reply(obj):
-        print(json.dumps(obj), flush=True)
     try:
         import torch
         if not torch.cuda.is_available():
             raise RuntimeError(f"PyTorch {torch.__version__} sees no CUDA device")
     except Exception as e:  # ImportError, or a CPU-only build
-        reply({"error": str(e)})
+        harness.reply({"error": str(e)})
         return
     torch.backends.cuda.matmul.allow_tf32 = False  # strict FP32, as minigrad computes
     torch.backends.cudnn.allow_tf32 = False
-    reply({"torch": torch.__version__, "cudnn": torch.backends.cudnn.version(),
-           "gpu": torch.cuda.get_device_name(0)})
-    fn = None
-    for line in sys.stdin:
-        cmd, *args = line.split()
-        if cmd == "quit":
-            break
-        if cmd == "case":
-            fn = _torch_case(torch, *args)
-            fn()
-            reply({})
-        elif cmd == "call":
-            fn()
-            reply({})
-        elif cmd == "calibrate":
-            number, seconds = harness._calibrate(fn, float(args[0]))
-            reply({"number": number, "seconds": seconds})
-        elif cmd == "round":
-            reply({"seconds": timeit.Timer(fn).timeit(int(args[0]))})
+    harness.reply({"torch": torch.__version__, "cudnn": torch.backends.cudnn.version(),
+                   "gpu": torch.cuda.get_device_name(0)})
+    current = {}
+
+    def build(cmd, *args):  # "case KIND ARGS...": the callable the next commands time
+        current["fn"] = _torch_case(torch, *args)
+        current["fn"]()
+        return {}
+    harness.answer_commands(lambda: current["fn"], build)
 
 
 # ----------------------------------------------------------------------- run

@@ -184,7 +184,7 @@ def _compare(y, ref):
 SETTLE_S = 0.3
 
 
-class TorchServer:
+class TorchServer(harness.ChildProcess):
     """PyTorch in a child process that runs calls and timed rounds when asked.
 
     The child loads the same weights and input, checks its inference output against the
@@ -195,81 +195,24 @@ class TorchServer:
     """
 
     def __init__(self, npz_path, cell, size, log_path):
-        self.log = open(log_path, "w")
-        cmd = [sys.executable, "-m", "benchmarks.suites.rnn", "--torch-server", npz_path, cell,
-               ",".join(map(str, size))]
-        self.proc = subprocess.Popen(cmd, cwd=_REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.log, text=True)
-        self.info = self._read()
-
-    def _read(self):
-        line = self.proc.stdout.readline()
-        if not line:
-            self.proc.wait()
-            with open(self.log.name) as f:
-                err = (f.read().strip().splitlines() or ["no output"])[-1]
-            raise RuntimeError(f"the PyTorch process ended: {err}")
-        return json.loads(line)
-
-    def send(self, *words):
-        self.proc.stdin.write(" ".join(map(str, words)) + "\n")
-        self.proc.stdin.flush()
-        return self._read()
+        super().__init__([sys.executable, "-m", "benchmarks.suites.rnn", "--torch-server", npz_path, cell,
+                          ",".join(map(str, size))], log_path, "the PyTorch process")
 
     def runner(self, phase):
-        server = self
-
-        class Remote:
-            def __call__(self):
-                server.send("call", phase)
-
-            def calibrate(self, min_round_s):
-                r = server.send("calibrate", phase, min_round_s)
-                return r["number"], r["seconds"]
-
-            def timed_round(self, number):
-                return server.send("round", phase, number)["seconds"]
-        return Remote()
-
-    def close(self):
-        try:
-            if self.proc.poll() is None:
-                self.proc.stdin.write("quit\n")
-                self.proc.stdin.close()
-            self.proc.wait(timeout=60)
-        finally:
-            self.log.close()
+        return self.remote(phase)
 
 
 def torch_server(npz_path, cell, size):
     """The child side of ``TorchServer``: answer commands on stdin, one JSON line each."""
-    import timeit
-
     import torch
     torch.set_num_threads(os.cpu_count() or 1)
     data = np.load(npz_path)
     state = {k[len("p_"):]: data[k] for k in data.files if k.startswith("p_")}
     model, x = _torch_model(cell, size, state, data["x"])
     steps = {phase: torch_step(model, x, phase) for phase in ("train", "infer")}
-
-    def reply(obj):
-        print(json.dumps(obj), flush=True)
-
-    reply({"check": _compare(steps["infer"]().numpy(), data["ref"]), "torch": torch.__version__,
-           "threads": torch.get_num_threads()})
-    for line in sys.stdin:
-        cmd, *args = line.split()
-        if cmd == "quit":
-            break
-        fn = steps[args[0]]
-        if cmd == "call":
-            fn()
-            reply({})
-        elif cmd == "calibrate":
-            number, seconds = harness._calibrate(fn, float(args[1]))
-            reply({"number": number, "seconds": seconds})
-        elif cmd == "round":
-            reply({"seconds": timeit.Timer(fn).timeit(int(args[1]))})
+    harness.reply({"check": _compare(steps["infer"]().numpy(), data["ref"]), "torch": torch.__version__,
+                   "threads": torch.get_num_threads()})
+    harness.answer_commands(steps.__getitem__)
 
 
 def start_torch(cell, size, state, x, ref, config, tmp, log):

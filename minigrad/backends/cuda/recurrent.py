@@ -69,6 +69,21 @@ def _real(mask, masked, t, B, b):
     return (not masked) or mask[t * B + b] != 0
 
 
+@cuda.jit(device=True)
+def _to_shared(dst, src, base, n):
+    """The block's threads copy src[base:base + n] into the shared array dst, then wait for each other."""
+    for j in range(cuda.threadIdx.x, n, cuda.blockDim.x):
+        dst[j] = src[base + j]
+    cuda.syncthreads()
+
+
+@cuda.jit(device=True)
+def _from_shared(dst, base, src, n):
+    """dst[base:base + n] = the shared array src (the block's threads share the copy)."""
+    for j in range(cuda.threadIdx.x, n, cuda.blockDim.x):
+        dst[base + j] = src[j]
+
+
 # ------------------------------------------------------------ sequence kernels
 @functools.lru_cache(maxsize=None)
 def _sequence_kernels(char):
@@ -79,9 +94,7 @@ def _sequence_kernels(char):
     def rnn_fwd(gi, w_t, bias, mask, masked, reverse, relu, T, B, H, out, hs):
         b, tid, nt = cuda.blockIdx.x, cuda.threadIdx.x, cuda.blockDim.x
         h = cuda.shared.array(0, ft)
-        for j in range(tid, H, nt):
-            h[j] = hs[b * H + j]
-        cuda.syncthreads()
+        _to_shared(h, hs, b * H, H)
         for k in range(T):
             t = T - 1 - k if reverse else k
             real = _real(mask, masked, t, B, b)
@@ -99,18 +112,14 @@ def _sequence_kernels(char):
                     hs[nxt + j] = h[j]
                     out[row + j] = 0
             cuda.syncthreads()
-            for j in range(tid, H, nt):
-                h[j] = hs[nxt + j]
-            cuda.syncthreads()
+            _to_shared(h, hs, nxt, H)  # publish h_t to the block for the next step
 
     @cuda.jit
     def rnn_bwd(hs, w_hh, mask, masked, reverse, relu, T, B, H, d_out, d_gi, d_h):
         b, tid, nt = cuda.blockIdx.x, cuda.threadIdx.x, cuda.blockDim.x
         smem = cuda.shared.array(0, ft)
         dh, dg = smem[:H], smem[H:2 * H]
-        for j in range(tid, H, nt):
-            dh[j] = d_h[b * H + j]
-        cuda.syncthreads()
+        _to_shared(dh, d_h, b * H, H)
         for k in range(T - 1, -1, -1):
             t = T - 1 - k if reverse else k
             real = _real(mask, masked, t, B, b)
@@ -131,17 +140,14 @@ def _sequence_kernels(char):
                         acc += dg[r] * w_hh[r * H + j]
                     dh[j] = acc
             cuda.syncthreads()
-        for j in range(tid, H, nt):
-            d_h[b * H + j] = dh[j]
+        _from_shared(d_h, b * H, dh, H)
 
     @cuda.jit
     def lstm_fwd(gi, w_t, bias, mask, masked, reverse, T, B, H, out, hs, cs, gates):
         b, tid, nt = cuda.blockIdx.x, cuda.threadIdx.x, cuda.blockDim.x
         G = 4 * H
         h = cuda.shared.array(0, ft)
-        for j in range(tid, H, nt):
-            h[j] = hs[b * H + j]
-        cuda.syncthreads()
+        _to_shared(h, hs, b * H, H)
         for k in range(T):
             t = T - 1 - k if reverse else k
             real = _real(mask, masked, t, B, b)
@@ -168,9 +174,7 @@ def _sequence_kernels(char):
                     cs[nxt + j], hs[nxt + j] = cs[now + j], h[j]
                     out[(t * B + b) * H + j] = 0
             cuda.syncthreads()
-            for j in range(tid, H, nt):
-                h[j] = hs[nxt + j]
-            cuda.syncthreads()
+            _to_shared(h, hs, nxt, H)  # publish h_t to the block for the next step
 
     @cuda.jit
     def lstm_bwd(gates, hs, cs, w_hh, mask, masked, reverse, T, B, H, d_out, d_gi, d_h, d_c):
@@ -178,9 +182,7 @@ def _sequence_kernels(char):
         G = 4 * H
         smem = cuda.shared.array(0, ft)
         dh, dg = smem[:H], smem[H:H + G]
-        for j in range(tid, H, nt):
-            dh[j] = d_h[b * H + j]
-        cuda.syncthreads()
+        _to_shared(dh, d_h, b * H, H)
         for k in range(T - 1, -1, -1):
             t = T - 1 - k if reverse else k
             real = _real(mask, masked, t, B, b)
@@ -208,17 +210,14 @@ def _sequence_kernels(char):
                         acc += dg[r] * w_hh[r * H + j]
                     dh[j] = acc
             cuda.syncthreads()
-        for j in range(tid, H, nt):
-            d_h[b * H + j] = dh[j]
+        _from_shared(d_h, b * H, dh, H)
 
     @cuda.jit
     def gru_fwd(gi, w_t, b_ih, b_hh, mask, masked, reverse, T, B, H, out, hs, gates, hn):
         b, tid, nt = cuda.blockIdx.x, cuda.threadIdx.x, cuda.blockDim.x
         G = 3 * H
         h = cuda.shared.array(0, ft)
-        for j in range(tid, H, nt):
-            h[j] = hs[b * H + j]
-        cuda.syncthreads()
+        _to_shared(h, hs, b * H, H)
         for k in range(T):
             t = T - 1 - k if reverse else k
             real = _real(mask, masked, t, B, b)
@@ -246,9 +245,7 @@ def _sequence_kernels(char):
                     hs[nxt + j] = h[j]
                     out[(t * B + b) * H + j] = 0
             cuda.syncthreads()
-            for j in range(tid, H, nt):
-                h[j] = hs[nxt + j]
-            cuda.syncthreads()
+            _to_shared(h, hs, nxt, H)  # publish h_t to the block for the next step
 
     @cuda.jit
     def gru_bwd(gates, hn, hs, w_hh, mask, masked, reverse, T, B, H, d_out, d_gi, d_gh, d_h):
@@ -256,9 +253,7 @@ def _sequence_kernels(char):
         G = 3 * H
         smem = cuda.shared.array(0, ft)
         dh, dgh = smem[:H], smem[H:H + G]
-        for j in range(tid, H, nt):
-            dh[j] = d_h[b * H + j]
-        cuda.syncthreads()
+        _to_shared(dh, d_h, b * H, H)
         for k in range(T - 1, -1, -1):
             t = T - 1 - k if reverse else k
             real = _real(mask, masked, t, B, b)
@@ -286,8 +281,7 @@ def _sequence_kernels(char):
                         acc += dgh[r2] * w_hh[r2 * H + j]
                     dh[j] = acc
             cuda.syncthreads()
-        for j in range(tid, H, nt):
-            d_h[b * H + j] = dh[j]
+        _from_shared(d_h, b * H, dh, H)
 
     return dict(rnn_fwd=rnn_fwd, rnn_bwd=rnn_bwd, lstm_fwd=lstm_fwd, lstm_bwd=lstm_bwd, gru_fwd=gru_fwd,
                 gru_bwd=gru_bwd)
