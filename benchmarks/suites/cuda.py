@@ -27,6 +27,7 @@ import sys
 import numpy as np
 
 from .. import harness
+from . import rnn as rnn_suite
 
 NAME = "cuda"
 DESCRIPTION = "GPU: RNN/LSTM/GRU sequence vs per-step kernels vs cuDNN, SGEMM vs cuBLAS, char-LSTM GPU vs CPU"
@@ -44,6 +45,14 @@ def _sync():
 
 
 # ------------------------------------------------------------ minigrad side
+def _synced(fn, sync):
+    """fn, then wait for the device: a call's time is the GPU's work plus the host's launches."""
+    def run():
+        fn()
+        sync()
+    return run
+
+
 def _rnn_case(cell, size, phase):
     """A zero-argument callable: one minigrad step of ``cell`` on the GPU, synchronised."""
     import minigrad as mg
@@ -52,32 +61,14 @@ def _rnn_case(cell, size, phase):
     mg.manual_seed(0)
     model = getattr(rnn, cell)(i, h).to("cuda")
     x = mg.tensor(np.random.default_rng(0).standard_normal((t, b, i)).astype(np.float32), device="cuda")
-    params = list(model.parameters())
-
-    def train():
-        for p in params:
-            p.grad = None
-        out, _ = model(x)
-        out.sum().backward()
-        _sync()
-
-    def infer():
-        with mg.no_grad():
-            model(x)
-        _sync()
-    return train if phase == "train" else infer
+    return _synced(rnn_suite.step(model, x, phase, mg.no_grad), _sync)
 
 
 def _gemm_case(n):
     import minigrad as mg
     rng = np.random.default_rng(0)
     a, b = (mg.tensor(rng.standard_normal((n, n)).astype(np.float32), device="cuda") for _ in range(2))
-
-    def run():
-        with mg.no_grad():
-            a @ b
-        _sync()
-    return run
+    return _synced(lambda: a @ b, _sync)  # (no input requires grad: no graph is recorded)
 
 
 def char_lstm_step(device):
@@ -138,29 +129,12 @@ def _torch_case(torch, kind, *args):
     if kind == "sgemm":
         n = int(args[0])
         a, b = torch.randn(n, n, device=dev), torch.randn(n, n, device=dev)
-
-        def run():
-            torch.mm(a, b)
-            torch.cuda.synchronize()
-        return run
+        return _synced(lambda: torch.mm(a, b), torch.cuda.synchronize)
     cell, size, phase = args[0], tuple(int(v) for v in args[1].split(",")), args[2]
     bsz, t, i, h = size
     model = getattr(torch.nn, cell)(i, h).to(dev)
     x = torch.randn(t, bsz, i, device=dev)
-    params = list(model.parameters())
-
-    def train():
-        for p in params:
-            p.grad = None
-        out, _ = model(x)
-        out.sum().backward()
-        torch.cuda.synchronize()
-
-    def infer():
-        with torch.no_grad():
-            model(x)
-        torch.cuda.synchronize()
-    return train if phase == "train" else infer
+    return _synced(rnn_suite.step(model, x, phase, torch.no_grad), torch.cuda.synchronize)
 
 
 def torch_child():
