@@ -17,7 +17,8 @@ from minigrad import nn, optim
 from tests.conftest import assert_close
 
 INFO = mg.available_backends()["cuda"]
-pytestmark = pytest.mark.skipif(not INFO["available"], reason=f"cuda backend not available: {INFO['reason']}")
+pytestmark = [pytest.mark.cuda,
+              pytest.mark.skipif(not INFO["available"], reason=f"cuda backend not available: {INFO['reason']}")]
 DTYPES = [np.float32, np.float64]
 RNG = np.random.default_rng(0)
 

@@ -17,7 +17,7 @@ if INFO["available"]:
     SIMULATED = _runtime.simulated()
 else:
     SIMULATED = True
-pytestmark = pytest.mark.skipif(SIMULATED, reason="real sizes need a real GPU")
+pytestmark = [pytest.mark.cuda, pytest.mark.skipif(SIMULATED, reason="real sizes need a real GPU")]
 
 
 @pytest.mark.parametrize("path", ["sequence", "step"])
