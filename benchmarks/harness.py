@@ -306,6 +306,10 @@ def machine_info():
         loadavg=list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         command=" ".join([os.path.basename(sys.executable)] + sys.argv),
     )
+    from minigrad.backends import _blas_lib
+    info["blas"] = _blas_lib.describe()  # which OpenBLAS kernel numpy's products run on
+    info["blas_env"] = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
+                                                   "OMP_NUM_THREADS") if k in os.environ}
     if "torch" in sys.modules:  # only when a suite imported it: importing torch costs ~2 s
         info["torch"] = sys.modules["torch"].__version__
     try:

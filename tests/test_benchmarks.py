@@ -205,12 +205,13 @@ def test_cuda_suite_runs_every_case_at_toy_sizes(tmp_path, monkeypatch):
     """The GPU suite end to end at toy sizes: in numba's simulator here (no cuDNN column: PyTorch
     sees no GPU), on the device where there is one."""
     import minigrad as mg
+    from benchmarks.suites import charlm
     from benchmarks.suites import cuda as suite
     if not mg.available_backends()["cuda"]["available"]:
         pytest.skip("no cuda backend")
     monkeypatch.setattr(suite, "SIZES", ((2, 2, 3, 4),))
     monkeypatch.setattr(suite, "GEMM_SIZES", (8,))
-    monkeypatch.setattr(suite, "CHAR", dict(vocab=5, embed=3, hidden=4, batch=2, steps=2))
+    monkeypatch.setattr(charlm, "MODEL", dict(charlm.MODEL, vocab=5, embed=3, hidden=4, batch=2, steps=2))
     config = tiny_config(tmp_path, rnn_cells=("LSTM",), repeats=3, max_seconds=0.1)
     printed = []
     records = run_suites(config, ["cuda"], echo=printed.append)["cuda"]["records"]
@@ -223,3 +224,23 @@ def test_cuda_suite_runs_every_case_at_toy_sizes(tmp_path, monkeypatch):
     assert char["gpu"]["seconds"] > 0 and char["cpu[numba]"]["speedup_vs_cpu"] == pytest.approx(1.0)
     assert "Recurrent layers on the GPU" in printed[0] and "char-LSTM" in printed[0]
     assert (tmp_path / "cuda.json").exists() and (tmp_path / "cuda_rnn.png").exists()
+
+
+def test_charlm_suite_times_minigrad_and_torch_steps(tmp_path, monkeypatch):
+    """The char-LSTM step suite at toy size: every CPU backend asked for, PyTorch in its own
+    process where it is installed, ratios against it, the OpenBLAS kernel recorded."""
+    import json
+
+    from benchmarks.suites import charlm
+    monkeypatch.setattr(charlm, "MODEL", dict(charlm.MODEL, vocab=7, embed=3, hidden=5, batch=2, steps=4))
+    printed = []
+    results = run_suites(tiny_config(tmp_path, backends=("numpy", "numba")), ["charlm"], echo=printed.append)
+    by = {r["backend"]: r for r in results["charlm"]["records"]}
+    assert {"minigrad[numpy]", "minigrad[numba]"} <= set(by)
+    for r in by.values():
+        assert r["seconds"] > 0 and r["steps_per_s"] == pytest.approx(1 / r["seconds"])
+    if "torch" in by:
+        assert by["minigrad[numba]"]["speed_vs_torch"] == pytest.approx(by["torch"]["seconds"] / by["minigrad[numba]"]["seconds"])
+        assert "x PyTorch's steps/s" in printed[0]
+    machine = json.load(open(results["charlm"]["json"]))["machine"]
+    assert "blas" in machine and "blas_env" in machine

@@ -29,6 +29,7 @@ SUITES = {
     "kernels": "benchmarks.suites.kernels",
     "jit": "benchmarks.suites.jit",
     "rnn": "benchmarks.suites.rnn",
+    "charlm": "benchmarks.suites.charlm",
     "cuda": "benchmarks.suites.cuda",
     "overhead": None,  # set below: an adapter around benchmarks/bench_overhead.py
 }

@@ -11,9 +11,9 @@ it is the GPU's work plus the host's launches, as a training loop sees it:
   cuDNN;
 * ``sgemm``: C = A @ B at 1024^3 and 4096^3, float32: minigrad's tiled kernel
   (``MINIGRAD_CUDA_MATMUL=own``) against cuBLAS (``torch.mm``);
-* ``char_lstm``: one training step of the text-generation model (Embedding 65 -> 64,
-  LSTM 256, Linear 256 -> 65, B = 32, T = 100, cross-entropy, clip 5, Adam) on the GPU
-  against the same step on minigrad's numba CPU backend.
+* ``char_lstm``: one training step of the text-generation model (``charlm.py``:
+  Embedding 65 -> 64, LSTM 256, Linear 256 -> 65, B = 32, T = 100, cross-entropy, clip 5,
+  Adam) on the GPU against the same step on minigrad's numba CPU backend.
 
 PyTorch runs in a child process of its own (``TorchChild``) with TF32 switched off, and
 its timed rounds take turns with minigrad's (``harness.measure``). Without a CUDA build of
@@ -27,6 +27,7 @@ import sys
 import numpy as np
 
 from .. import harness
+from . import charlm
 from . import rnn as rnn_suite
 
 NAME = "cuda"
@@ -36,7 +37,6 @@ GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 SIZES = ((1, 100, 32, 32), (8, 100, 128, 128), (32, 100, 64, 128), (64, 50, 128, 256), (32, 200, 256, 512),
          (128, 100, 512, 1024))
 GEMM_SIZES = (1024, 4096)
-CHAR = dict(vocab=65, embed=64, hidden=256, batch=32, steps=100)
 
 
 def _sync():
@@ -69,43 +69,6 @@ def _gemm_case(n):
     rng = np.random.default_rng(0)
     a, b = (mg.tensor(rng.standard_normal((n, n)).astype(np.float32), device="cuda") for _ in range(2))
     return _synced(lambda: a @ b, _sync)  # (no input requires grad: no graph is recorded)
-
-
-def char_lstm_step(device):
-    """One training step of the text-generation model on ``device``: a zero-argument callable."""
-    import minigrad as mg
-    import rnn
-    from minigrad import nn, optim
-    c = CHAR
-    mg.manual_seed(0)
-
-    class CharLSTM(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.embed = nn.Embedding(c["vocab"], c["embed"])
-            self.lstm = rnn.LSTM(c["embed"], c["hidden"])
-            self.head = nn.Linear(c["hidden"], c["vocab"])
-
-        def forward(self, tokens):
-            out, _ = self.lstm(self.embed(tokens))
-            return self.head(out)
-
-    model = CharLSTM().to(device)
-    opt = optim.Adam(model.parameters(), lr=2e-3)
-    rng = np.random.default_rng(0)
-    tokens = rng.integers(0, c["vocab"], (c["steps"], c["batch"]))
-    targets = rng.integers(0, c["vocab"], (c["steps"] * c["batch"],))
-    params = list(model.parameters())
-
-    def step():
-        logits = model(tokens)
-        loss = mg.cross_entropy(logits.reshape(-1, c["vocab"]), targets)
-        opt.zero_grad()
-        loss.backward()
-        optim.clip_grad_norm_(params, 5.0)
-        opt.step()
-        return loss.item()  # the step's one device -> host copy, which also synchronises
-    return step
 
 
 # --------------------------------------------------------------- torch side
@@ -256,9 +219,9 @@ def _run_gemm(config, torch):
 
 def _run_char(config):
     import minigrad as mg
-    fns, before = {"gpu": char_lstm_step("cuda")}, {}  # (a tensor on "cuda" always runs the cuda kernels)
+    fns, before = {"gpu": charlm.minigrad_step("cuda")}, {}  # (a tensor on "cuda" always runs the cuda kernels)
     if mg.available_backends()["numba"]["available"]:
-        fns["cpu[numba]"] = char_lstm_step("cpu")
+        fns["cpu[numba]"] = charlm.minigrad_step("cpu")
         before["cpu[numba]"] = lambda: mg.set_backend("numba")
     previous = mg.get_backend().name
     try:
@@ -266,7 +229,8 @@ def _run_char(config):
     finally:
         mg.set_backend(previous)
     cpu = t.get("cpu[numba]")
-    shape = (CHAR["batch"], CHAR["steps"], CHAR["embed"], CHAR["hidden"])
+    m = charlm.MODEL
+    shape = (m["batch"], m["steps"], m["embed"], m["hidden"])
     config.log("[cuda] char-LSTM step: " + ", ".join(f"{k} {v.median * 1e3:.1f} ms" for k, v in t.items()))
     return [harness.record(NAME, "char_lstm", impl, shape, "float32", timing,
                            speedup_vs_cpu=None if cpu is None else cpu.median / timing.median)

@@ -57,6 +57,23 @@ def gemm_addresses():
     return tuple(ctypes.cast(fn, ctypes.c_void_p).value for fn in fns) + (bits,)
 
 
+def describe():
+    """numpy's BLAS as OpenBLAS reports itself: its build config and the kernel ("core") it
+    chose for this CPU (environment variables such as ``OPENBLAS_CORETYPE`` change the
+    choice, and with it the speed of every product); None where that BLAS cannot say."""
+    found = numpy_blas()
+    if found is None:
+        return None
+    lib, prefix, suffix, _ = found
+    out = {}
+    for key, name in (("config", "openblas_get_config"), ("core", "openblas_get_corename")):
+        fn = getattr(lib, f"{prefix}{name}{suffix}", None)
+        if fn is not None:
+            fn.restype = ctypes.c_char_p
+            out[key] = fn().decode(errors="replace").strip()
+    return out or None
+
+
 def set_num_threads(n):
     """Set how many threads numpy's OpenBLAS uses (process-wide); False if that BLAS has no such call.
 
