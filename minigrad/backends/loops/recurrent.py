@@ -136,9 +136,12 @@ def rnn_forward_loop(gi, w_hh, bias, mask, reverse, relu, out, hs):
     hs (T+1, B, H), whose hs[0] the caller has filled with h0.
     """
     T, B, H = out.shape
+    # W_hh^T packed once: every step's product then reads one dense (H, G*H) panel with no
+    # transpose flag, 15-25% faster per step (benchmarks/recurrence_probe.py)
+    w_t = np.ascontiguousarray(w_hh.T)
     for k in range(T):
         t = T - 1 - k if reverse else k
-        _matmul(hs[k], w_hh, hs[k + 1], False, True)
+        _matmul(hs[k], w_t, hs[k + 1], False, False)
         for b in range(B):
             if mask[t, b]:
                 _rnn_row(gi[t, b], bias, relu, hs[k + 1, b], out[t, b])
@@ -157,9 +160,10 @@ def lstm_forward_loop(gi, w_hh, bias, mask, reverse, out, hs, cs, gates):
     (T+1, B, H; [0] filled by the caller) and gates (T, B, 4H), the activated i, f, g, o.
     """
     T, B, H = out.shape
+    w_t = np.ascontiguousarray(w_hh.T)  # packed once (see rnn_forward_loop)
     for k in range(T):
         t = T - 1 - k if reverse else k
-        _matmul(hs[k], w_hh, gates[t], False, True)  # the recurrent pre-activations
+        _matmul(hs[k], w_t, gates[t], False, False)  # the recurrent pre-activations
         for b in range(B):
             if mask[t, b]:
                 _lstm_row(gates[t, b], gi[t, b], bias, cs[k, b], cs[k + 1, b], hs[k + 1, b], out[t, b])
@@ -182,9 +186,10 @@ def gru_forward_loop(gi, w_hh, b_ih, b_hh, mask, reverse, out, hs, gates, hn):
     and hn (T, B, H).
     """
     T, B, H = out.shape
+    w_t = np.ascontiguousarray(w_hh.T)  # packed once (see rnn_forward_loop)
     for k in range(T):
         t = T - 1 - k if reverse else k
-        _matmul(hs[k], w_hh, gates[t], False, True)
+        _matmul(hs[k], w_t, gates[t], False, False)
         for b in range(B):
             if mask[t, b]:
                 _gru_row(gates[t, b], gi[t, b], b_ih, b_hh, hs[k, b], hs[k + 1, b], out[t, b], hn[t, b])
