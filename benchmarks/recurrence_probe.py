@@ -19,6 +19,11 @@ a fresh process so that no thread pool is left spinning by an earlier measuremen
                  single-threaded BLAS call and applies the gate arithmetic to its units;
                  one numba ``prange`` region per step is the only synchronisation.
 
+6. ``products`` the step's large products (input projection, head, weight and input
+                 gradients; B*T = 3200 rows) through OpenBLAS's own two threads, and split
+                 by rows across numba's threads with a single-threaded BLAS call each: can
+                 one thread pool serve the whole training step?
+
 This is a measurement tool for the recurrent kernels' design, not part of the library.
 """
 import argparse
@@ -145,7 +150,25 @@ def _compiled():
                                  p * u_n, u_n, h)
                     spread(scratch[p, b], gates[k, b], p * u_n, u_n, h)
 
-    return dict(gemms=gemms, rows=rows, offset_units=offset_units, partitioned=partitioned)
+    @numba.njit(parallel=True)
+    def split_rows(a, b, out):
+        m = out.shape[0]
+        parts = numba.get_num_threads()
+        step = (m + parts - 1) // parts
+        for p in prange(parts):
+            lo = p * step
+            hi = min(m, lo + step)
+            if lo < hi:
+                gemm(a[lo:hi], b, out[lo:hi], False, False)
+
+    return dict(gemms=gemms, rows=rows, offset_units=offset_units, partitioned=partitioned, split_rows=split_rows)
+
+
+def product_shapes(b, h, t, embed=64, vocab=65):
+    """The char-LSTM step's large products, (M, K, N): input projection, head, dW_ih, dx, head's dh."""
+    n = b * t
+    return {"input projection": (n, embed, 4 * h), "head": (n, h, vocab), "dW_ih": (4 * h, n, embed),
+            "dx": (n, 4 * h, embed), "head backward": (n, vocab, h)}
 
 
 def probe(which, b, h, t):
@@ -179,6 +202,20 @@ def probe(which, b, h, t):
         return {"gate arithmetic, row helper": _timeit(lambda: fns["rows"](g, d["gi"], d["bias"], cs, hs, out)),
                 "gate arithmetic, x[j0 + u] indexing": _timeit(
                     lambda: fns["offset_units"](scratch, d["gi"], d["bias"], cs, hs, 2))}
+    if which in ("products_blas", "products_split"):
+        rng = np.random.default_rng(5)
+        res = {}
+        for name, (m, kk, n) in product_shapes(b, h, t).items():
+            a, w2 = rng.standard_normal((m, kk)).astype(f32), rng.standard_normal((kk, n)).astype(f32)
+            out = np.empty((m, n), f32)
+            if which == "products_blas":
+                res[f"{name} {m}x{kk}x{n}, OpenBLAS threads"] = _timeit(lambda: np.matmul(a, w2, out=out), 31)
+            else:
+                _blas_lib.set_num_threads(1)
+                fns = _compiled()
+                res[f"{name} {m}x{kk}x{n}, split over numba threads"] = _timeit(
+                    lambda: fns["split_rows"](a, w2, out), 31)
+        return res
     if which == "partitioned":
         _blas_lib.set_num_threads(1)  # one BLAS thread per caller: numba's threads are the pool
         wp = pack(d["w"], parts)
@@ -207,7 +244,7 @@ def main(argv=None):
     print(f"B={args.batch} H={args.hidden} T={args.steps} float32; OpenBLAS: {(_blas_lib.describe() or {}).get('core')}; "
           f"CPUs: {os.cpu_count()}")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    for which in ("numpy", "loop", "gemm_T", "pointwise", "partitioned"):
+    for which in ("numpy", "loop", "gemm_T", "pointwise", "partitioned", "products_blas", "products_split"):
         cmd = [sys.executable, os.path.abspath(__file__), "--child", which, "--batch", str(args.batch), "--hidden",
                str(args.hidden), "--steps", str(args.steps)]
         res = subprocess.run(cmd, capture_output=True, text=True, cwd=root, env=dict(os.environ, PYTHONPATH=root))
@@ -215,7 +252,8 @@ def main(argv=None):
             print(f"  {which}: failed: {res.stderr.strip().splitlines()[-1]}")
             continue
         for name, s in json.loads(res.stdout.strip().splitlines()[-1]).items():
-            per = f"  ({s / args.steps * 1e6:.0f} us per step)" if which != "numpy" else ""
+            per = f"  ({s / args.steps * 1e6:.0f} us per step)" if which not in ("numpy", "products_blas",
+                                                                                   "products_split") else ""
             print(f"  {name:55s} {s * 1e3:8.2f} ms{per}")
     return 0
 
