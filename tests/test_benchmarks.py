@@ -244,3 +244,27 @@ def test_charlm_suite_times_minigrad_and_torch_steps(tmp_path, monkeypatch):
         assert "x PyTorch's steps/s" in printed[0]
     machine = json.load(open(results["charlm"]["json"]))["machine"]
     assert "blas" in machine and "blas_env" in machine
+
+
+def test_time_to_quality_runs_both_frameworks_on_one_protocol(tmp_path):
+    """A toy time-to-quality run: each framework in its own process, curves with paused-clock
+    evaluations, the same validation windows, JSON and PNG written."""
+    import json
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, os.path.join(root, "benchmarks", "time_to_quality.py"), "--quick",
+                          "--minutes", "0.02", "--eval-every", "0.3", "--target", "4.0", "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=600, cwd=root)
+    assert out.returncode == 0, out.stderr[-2000:]
+    doc = json.load(open(tmp_path / "time_to_quality.json"))
+    runs = {r["framework"].split()[0].split("[")[0]: r for r in doc["results"]}
+    assert "minigrad" in runs
+    for r in runs.values():
+        times = [t for t, _, _ in r["curve"]]
+        assert times[0] == 0 and times == sorted(times) and times[-1] >= 0.02 * 60
+        assert r["steps"] > 0 and all(0 < v < 10 for _, _, v in r["curve"])
+        assert r["reached_s"] is not None  # 4.0 nats is below the untrained loss of about ln(vocab)
+    if "torch" in runs:  # the same validation windows: the untrained losses are close (different weights)
+        assert abs(runs["torch"]["curve"][0][2] - runs["minigrad"]["curve"][0][2]) < 0.5
+    assert (tmp_path / "time_to_quality.png").exists()
