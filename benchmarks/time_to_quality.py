@@ -156,6 +156,8 @@ def plot(results, target, path):
         t, _, v = zip(*r["curve"])
         ax.plot(np.array(t) / 60, v, "o-", ms=3, label=f"{r['framework']} ({r['steps']} steps)")
     ax.axhline(target, color="gray", ls="--", lw=1, label=f"target {target}")
+    low = min(v for r in results for _, _, v in r["curve"])
+    ax.set_ylim(low - 0.05, max(target + 0.6, low + 0.3))  # the approach to the target, not the first minute's drop
     ax.set_xlabel("training time (minutes; evaluation not counted)")
     ax.set_ylabel("validation loss (nats/char)")
     ax.set_title("char-LSTM on tiny Shakespeare (B=32, T=100, H=256, Adam)", fontsize=9)
