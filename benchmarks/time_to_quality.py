@@ -2,8 +2,8 @@
 
     python benchmarks/time_to_quality.py [--minutes 8] [--target 1.60] [--out results/ttq]
 
-The model and step of ``benchmarks/suites/charlm.py`` (Embedding 65 -> 64, LSTM 256,
-Linear 256 -> 65, Adam 2e-3, clip 5) on tiny Shakespeare, one protocol for both:
+The model, step and evaluation of ``benchmarks/suites/charlm.py`` (Embedding 65 -> 64,
+LSTM 256, Linear 256 -> 65, Adam 2e-3, clip 5) on tiny Shakespeare, one protocol for both:
 
 * data: the first 90% of the characters train, the last 10% validate; the vocabulary is
   the characters of the whole text (sorted);
@@ -31,9 +31,13 @@ import time
 import numpy as np
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:  # run as a script: the benchmarks package must be importable
+    sys.path.insert(0, ROOT)
+from benchmarks.suites import charlm  # noqa: E402  (the model, its step and evaluation)
+
 TEXT = os.path.join(ROOT, "examples", "data", "tinyshakespeare.txt")
-MODEL = dict(embed=64, hidden=256, batch=32, steps=100, lr=2e-3, clip=5.0, val_windows=100)
-QUICK = dict(embed=8, hidden=16, batch=4, steps=12, lr=1e-2, clip=5.0, val_windows=5)
+MODEL = dict(charlm.MODEL, val_windows=100)  # (the vocabulary comes from the text)
+QUICK = dict(MODEL, embed=8, hidden=16, batch=4, steps=12, lr=1e-2, val_windows=5)
 
 
 def load(path=TEXT, limit=None):
@@ -58,67 +62,14 @@ def windows(ids, starts, steps):
 
 def _minigrad(m, vocab, backend):
     import minigrad as mg
-    import rnn
-    from minigrad import nn, optim
     mg.set_backend(backend)
-    mg.manual_seed(0)
-
-    class CharLSTM(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.embed, self.lstm = nn.Embedding(vocab, m["embed"]), rnn.LSTM(m["embed"], m["hidden"])
-            self.head = nn.Linear(m["hidden"], vocab)
-
-        def forward(self, tokens):
-            out, _ = self.lstm(self.embed(tokens))
-            return self.head(out)
-
-    model = CharLSTM()
-    opt = optim.Adam(model.parameters(), lr=m["lr"])
-    params = list(model.parameters())
-
-    def loss_of(x, y):
-        return mg.cross_entropy(model(x).reshape(-1, vocab), y.reshape(-1))
-
-    def step(x, y):
-        loss = loss_of(x, y)
-        opt.zero_grad()
-        loss.backward()
-        optim.clip_grad_norm_(params, m["clip"])
-        opt.step()
-        return loss.item()
-
-    def evaluate(x, y):
-        with mg.no_grad():
-            return loss_of(x, y).item()
-    return step, evaluate, f"minigrad[{backend}]"
+    return charlm.minigrad_model("cpu", dict(m, vocab=vocab)) + (f"minigrad[{backend}]",)
 
 
 def _torch(m, vocab):
     import torch
     torch.set_num_threads(os.cpu_count() or 1)
-    torch.manual_seed(0)
-    embed, lstm, head = (torch.nn.Embedding(vocab, m["embed"]), torch.nn.LSTM(m["embed"], m["hidden"]),
-                         torch.nn.Linear(m["hidden"], vocab))
-    params = [p for mod in (embed, lstm, head) for p in mod.parameters()]
-    opt = torch.optim.Adam(params, lr=m["lr"])
-
-    def loss_of(x, y):
-        logits = head(lstm(embed(torch.from_numpy(x)))[0])
-        return torch.nn.functional.cross_entropy(logits.reshape(-1, vocab), torch.from_numpy(y).reshape(-1))
-
-    def step(x, y):
-        loss = loss_of(x, y)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, m["clip"])
-        opt.step()
-        return loss.item()
-
-    def evaluate(x, y):
-        with torch.no_grad():
-            return loss_of(x, y).item()
-    return step, evaluate, f"torch {torch.__version__}"
+    return charlm.torch_model(dict(m, vocab=vocab)) + (f"torch {torch.__version__}",)
 
 
 def train(framework, seconds, eval_every, m, limit=None, backend="numba", seed=0):

@@ -147,7 +147,8 @@ def forecast(name, series, window, horizon, args, transform=None):
           f"(epoch {int(np.argmin(history.history['val_loss'])) + 1}; those weights are kept)")
     model.eval()
     with mg.no_grad():
-        pred = sy.inverse_transform(model(mg.tensor(xs[te], device=args.device)).numpy())  # (M, horizon), relative to the last value
+        # (M, horizon), relative to the last value
+        pred = sy.inverse_transform(model(mg.tensor(xs[te], device=args.device)).numpy())
 
     def to_level(rel):
         z = rel + last[te][:, None]

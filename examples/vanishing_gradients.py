@@ -93,10 +93,10 @@ def train_briefly(model, stream, epochs, bptt, name, clock):
     loss_fn = lambda logits, y: nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
     trainer = rnn.TBPTT(model, loss_fn, opt, k1=bptt, clip_norm=1.0)
     losses = []
+    dev = params[0].device
     for epoch in range(1, epochs + 1):
         trainer.reset_state()
         for x, y in rnn.data.lm_chunks(stream, bptt):
-            dev = next(model.parameters()).device
             losses += trainer.step(mg.tensor(x, device=dev), mg.tensor(y, device=dev))
         print(f"  {name:20s} epoch {epoch}  loss {np.mean(losses[-10:]):.3f}  ({clock():.1f}s)")
     return losses

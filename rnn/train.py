@@ -104,15 +104,13 @@ def _device_of(model):
     return next((p.device for p in model.parameters()), "cpu")
 
 
-def _forward(model, x, lengths, idx):
-    xb = x[idx].to(_device_of(model))  # the data set stays where it is; one batch at a time moves
+def _forward(model, x, lengths, idx, device):
+    """The model's output for the examples ``idx``, moved to ``device`` (the model's): the data
+    set stays where it is, one batch at a time moves."""
+    xb = x[idx].to(device)
     if lengths is None:
         return model(xb)
     return model(xb, lengths=lengths[idx])
-
-
-def _targets(model, y, idx):
-    return y[idx].to(_device_of(model))
 
 
 def evaluate(model, x, y, loss="mse", batch_size=256, metrics=(), lengths=None):
@@ -123,12 +121,13 @@ def evaluate(model, x, y, loss="mse", batch_size=256, metrics=(), lengths=None):
     was_training = model.training
     model.eval()
     totals, n = {"loss": 0.0, **{m: 0.0 for m in metrics}}, len(x)
+    device = _device_of(model)
     with mg.no_grad():
         for idx in _batches(n, batch_size, shuffle=False):
-            pred = _forward(model, x, lengths, idx)
-            totals["loss"] += loss_fn(pred, _targets(model, y, idx)).item() * len(idx)
+            pred, target = _forward(model, x, lengths, idx, device), y[idx].to(device)
+            totals["loss"] += loss_fn(pred, target).item() * len(idx)
             for m in metrics:
-                totals[m] += _METRICS[m](pred, _targets(model, y, idx)) * len(idx)
+                totals[m] += _METRICS[m](pred, target) * len(idx)
     model.train(was_training)
     return {k: v / n for k, v in totals.items()}
 
@@ -146,7 +145,8 @@ def predict(model, x, batch_size=256, lengths=None):
     model.eval()
     try:
         with mg.no_grad():
-            parts = [_forward(model, x, lengths, idx).numpy() for idx in _batches(len(x), batch_size, False)]
+            device = _device_of(model)
+            parts = [_forward(model, x, lengths, idx, device).numpy() for idx in _batches(len(x), batch_size, False)]
     finally:
         model.train(was_training)
     return np.concatenate(parts, axis=0) if parts else np.empty((0,))
@@ -186,6 +186,7 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=10, batch_siz
     history = History()
     best = math.inf
     params = list(model.parameters())
+    device = _device_of(model)
     for epoch in range(1, epochs + 1):
         model.train()
         start = time.perf_counter()
@@ -193,8 +194,8 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=10, batch_siz
         batches = _batches(len(x), batch_size, shuffle)
         bar = _progress(batches, epoch, epochs, verbose)
         for idx in bar:
-            pred = _forward(model, x, lengths, idx)
-            batch_loss = loss_fn(pred, _targets(model, y, idx))
+            pred, target = _forward(model, x, lengths, idx, device), y[idx].to(device)
+            batch_loss = loss_fn(pred, target)
             optimizer.zero_grad()
             batch_loss.backward()
             if clip_norm is not None:
@@ -206,7 +207,7 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=10, batch_siz
                                          "clip gradients (clip_norm=...) or run under minigrad.detect_anomaly()")
             totals["loss"] += value * len(idx)
             for m in metrics:
-                totals[m] += _METRICS[m](pred, _targets(model, y, idx)) * len(idx)
+                totals[m] += _METRICS[m](pred, target) * len(idx)
             seen += len(idx)
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix(loss=f"{totals['loss'] / seen:.4f}")

@@ -31,13 +31,16 @@ GOAL = 1.3  # minigrad's steps/s over PyTorch's
 
 
 def _data(m, seed=0):
+    """A fixed batch: (T, B) random characters and their (T, B) targets."""
     rng = np.random.default_rng(seed)
-    return rng.integers(0, m["vocab"], (m["steps"], m["batch"])), rng.integers(0, m["vocab"], (m["steps"] * m["batch"],))
+    shape = (m["steps"], m["batch"])
+    return rng.integers(0, m["vocab"], shape), rng.integers(0, m["vocab"], shape)
 
 
-def minigrad_step(device="cpu", m=None):
-    """One training step of the model on ``device`` (the active backend's kernels on the CPU):
-    a zero-argument callable returning the loss."""
+def minigrad_model(device="cpu", m=None):
+    """The model on ``device`` (the active backend's kernels on the CPU), fresh from seed 0:
+    ``(step(x, y), evaluate(x, y))`` for (T, B) int arrays of characters and next characters,
+    each returning the mean loss; ``step`` also trains (backward, clipping, Adam)."""
     import minigrad as mg
     import rnn
     from minigrad import nn, optim
@@ -57,22 +60,27 @@ def minigrad_step(device="cpu", m=None):
 
     model = CharLSTM().to(device)
     opt = optim.Adam(model.parameters(), lr=m["lr"])
-    tokens, targets = _data(m)
     params = list(model.parameters())
 
-    def step():
-        logits = model(tokens)
-        loss = mg.cross_entropy(logits.reshape(-1, m["vocab"]), targets)
+    def loss_of(x, y):
+        return mg.cross_entropy(model(x).reshape(-1, m["vocab"]), y.reshape(-1))
+
+    def step(x, y):
+        loss = loss_of(x, y)
         opt.zero_grad()
         loss.backward()
         optim.clip_grad_norm_(params, m["clip"])
         opt.step()
         return loss.item()  # (on a GPU: the step's one device -> host copy, which also synchronises)
-    return step
+
+    def evaluate(x, y):
+        with mg.no_grad():
+            return loss_of(x, y).item()
+    return step, evaluate
 
 
-def torch_step(m=None):
-    """The same step in PyTorch (CPU)."""
+def torch_model(m=None):
+    """The same model, step and evaluation in PyTorch (CPU), fresh from seed 0."""
     import torch
     m = m or MODEL
     torch.manual_seed(0)
@@ -80,17 +88,38 @@ def torch_step(m=None):
                          torch.nn.Linear(m["hidden"], m["vocab"]))
     params = [p for mod in (embed, lstm, head) for p in mod.parameters()]
     opt = torch.optim.Adam(params, lr=m["lr"])
-    tokens, targets = (torch.from_numpy(a) for a in _data(m))
 
-    def step():
-        logits = head(lstm(embed(tokens))[0])
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, m["vocab"]), targets)
+    def loss_of(x, y):
+        logits = head(lstm(embed(torch.from_numpy(x)))[0])
+        return torch.nn.functional.cross_entropy(logits.reshape(-1, m["vocab"]), torch.from_numpy(y).reshape(-1))
+
+    def step(x, y):
+        loss = loss_of(x, y)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, m["clip"])
         opt.step()
         return loss.item()
-    return step
+
+    def evaluate(x, y):
+        with torch.no_grad():
+            return loss_of(x, y).item()
+    return step, evaluate
+
+
+def _on_fixed_batch(step, m):
+    tokens, targets = _data(m or MODEL)
+    return lambda: step(tokens, targets)
+
+
+def minigrad_step(device="cpu", m=None):
+    """One training step of the model on ``device`` on a fixed batch: a zero-argument callable."""
+    return _on_fixed_batch(minigrad_model(device, m)[0], m)
+
+
+def torch_step(m=None):
+    """The same step in PyTorch (CPU)."""
+    return _on_fixed_batch(torch_model(m)[0], m)
 
 
 def torch_child(model_json):

@@ -97,9 +97,11 @@ def _clip_on_device(params, max_norm, q, error_if_nonfinite):
     if total is None:
         total = k.zeros((), np.float64)
     norm = total if q == math.inf else k.pow(total, 1.0 / q)
-    if error_if_nonfinite and not math.isfinite(float(k.to_numpy(norm))):
-        raise RuntimeError(f"clip_grad_norm_: the total norm of order {q} of the gradients is "
-                           f"{float(k.to_numpy(norm))}; pass error_if_nonfinite=False to clip anyway")
+    if error_if_nonfinite:
+        value = float(k.to_numpy(norm))  # the one host copy, asked for by the flag
+        if not math.isfinite(value):
+            raise RuntimeError(f"clip_grad_norm_: the total norm of order {q} of the gradients is {value}; "
+                               "pass error_if_nonfinite=False to clip anyway")
     coef = k.minimum(k.div(float(max_norm), k.add(norm, 1e-6)), 1.0)
     for p in params:
         p.grad.data = k.mul(p.grad.data, k.astype(coef, p.grad.dtype))

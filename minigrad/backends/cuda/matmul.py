@@ -138,8 +138,11 @@ def _gemm(a, b, dtype):
 
 
 def _cublas_gemm(cupy, a, b, out):
-    ca, cb = (cupy.asarray(contiguous(v).buf[v.offset:v.offset + v.size]).reshape(v.shape) for v in (a, b))
-    cupy.matmul(ca, cb, out=cupy.asarray(out.buf).reshape(out.shape))
+    """out = a @ b through CuPy (cuBLAS), reading our buffers in place (no copy for contiguous operands)."""
+    def as_cupy(v):
+        v = contiguous(v)  # (a copy, with offset 0, only for a strided view)
+        return cupy.asarray(v.buf[v.offset:v.offset + v.size]).reshape(v.shape)
+    cupy.matmul(as_cupy(a), as_cupy(b), out=cupy.asarray(out.buf).reshape(out.shape))
     return out
 
 

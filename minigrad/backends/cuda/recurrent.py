@@ -495,11 +495,11 @@ def rnn_forward(gi, w_hh, b_ih, b_hh, h0, mask, reverse, relu):
     if T and B:
         m, masked = _mask(mask, T, B)
         gi, bias = contiguous(gi), _bias_sum(b_ih, b_hh, H, gi.dtype)
+        w_t = contiguous(transpose(w_hh, (1, 0)))  # W_hh^T (H, G*H) packed once: both paths read it
         if _path(B, H, hs.dtype.itemsize) == "sequence":
-            _launch_sequence("rnn_fwd", gi.dtype, B, H, H, gi.buf, contiguous(transpose(w_hh, (1, 0))).buf,
+            _launch_sequence("rnn_fwd", gi.dtype, B, H, H, gi.buf, w_t.buf,
                              bias.buf, m, masked, bool(reverse), bool(relu), T, B, H, out.buf, hs.buf)
         else:
-            w_t = transpose(w_hh, (1, 0))
             for k, t in _order(T, reverse):
                 gh = matmul(getitem(hs, k), w_t)
                 launch(_rnn_step, B * H, gh.buf, gi.buf, bias.buf, m, masked, t, k, bool(relu), B, H, out.buf,
@@ -534,11 +534,11 @@ def lstm_forward(gi, w_hh, b_ih, b_hh, h0, c0, mask, reverse):
     if T and B:
         m, masked = _mask(mask, T, B)
         gi, bias = contiguous(gi), _bias_sum(b_ih, b_hh, 4 * H, gi.dtype)
+        w_t = contiguous(transpose(w_hh, (1, 0)))  # W_hh^T (H, G*H) packed once: both paths read it
         if _path(B, H, hs.dtype.itemsize) == "sequence":
-            _launch_sequence("lstm_fwd", gi.dtype, B, H, H, gi.buf, contiguous(transpose(w_hh, (1, 0))).buf,
+            _launch_sequence("lstm_fwd", gi.dtype, B, H, H, gi.buf, w_t.buf,
                              bias.buf, m, masked, bool(reverse), T, B, H, out.buf, hs.buf, cs.buf, gates.buf)
         else:
-            w_t = transpose(w_hh, (1, 0))
             for k, t in _order(T, reverse):
                 gh = matmul(getitem(hs, k), w_t)
                 launch(_lstm_step, B * H, gh.buf, gi.buf, bias.buf, m, masked, t, k, B, H, out.buf, hs.buf, cs.buf,
@@ -575,12 +575,12 @@ def gru_forward(gi, w_hh, b_ih, b_hh, h0, mask, reverse):
         m, masked = _mask(mask, T, B)
         gi = contiguous(gi)
         b_ih, b_hh = _zeros_or(b_ih, (3 * H,), gi.dtype), _zeros_or(b_hh, (3 * H,), gi.dtype)
+        w_t = contiguous(transpose(w_hh, (1, 0)))  # W_hh^T (H, G*H) packed once: both paths read it
         if _path(B, H, hs.dtype.itemsize) == "sequence":
-            _launch_sequence("gru_fwd", gi.dtype, B, H, H, gi.buf, contiguous(transpose(w_hh, (1, 0))).buf,
+            _launch_sequence("gru_fwd", gi.dtype, B, H, H, gi.buf, w_t.buf,
                              b_ih.buf, b_hh.buf, m, masked, bool(reverse), T, B, H, out.buf, hs.buf, gates.buf,
                              hn.buf)
         else:
-            w_t = transpose(w_hh, (1, 0))
             for k, t in _order(T, reverse):
                 gh = matmul(getitem(hs, k), w_t)
                 launch(_gru_step, B * H, gh.buf, gi.buf, b_ih.buf, b_hh.buf, m, masked, t, k, B, H, out.buf,
