@@ -8,7 +8,8 @@ numba's (minigrad/backends/loops/recurrent*.py) and Cython's (minigrad/backends/
 * backends/reference/recurrent.py (the numpy backend's kernels, composed from its primitives).
 
 Tests taking the ``compiled`` fixture run once per compiled backend and skip one that is
-not available (numba not installed, Cython extension not built).
+not available (numba not installed, Cython extension not built), and once more on numba
+with the hidden units split across threads (``MINIGRAD_RNN_SPLIT=1``).
 The contract (shapes, saved arrays, mask and reverse semantics) is minigrad/backends/kernel_set.py.
 """
 import numpy as np
@@ -23,13 +24,23 @@ needs_numba = pytest.mark.skipif(not REPORT["numba"]["available"], reason="numba
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
-@pytest.fixture(params=["numba", "cython"])
-def compiled(request):
-    """A backend whose recurrent kernels are compiled loops (numba's or Cython's)."""
-    info = REPORT[request.param]
+@pytest.fixture(params=["numba", "numba-split", "cython"])
+def compiled(request, monkeypatch):
+    """A backend whose recurrent kernels are compiled loops (numba's or Cython's).
+
+    "numba-split": numba with every sequence forced onto the loops that split the hidden
+    units across threads (loops/recurrent_parallel.py), chunks of ceil(H / threads) units."""
+    name = request.param.split("-")[0]
+    info = REPORT[name]
     if not info["available"]:
-        pytest.skip(f"{request.param} backend not available: {info['reason']}")
-    return backends.get_backend(request.param)
+        pytest.skip(f"{name} backend not available: {info['reason']}")
+    if request.param == "numba-split":
+        import numba
+        if numba.get_num_threads() < 2:
+            pytest.skip("numba runs one thread here: nothing to split across")
+        monkeypatch.setenv("MINIGRAD_RNN_SPLIT", "1")
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    return backends.get_backend(name)
 
 
 # -------------------------------------------------------------- reference

@@ -91,3 +91,32 @@ def set_num_threads(n):
         return False
     fn(ctypes.c_int(int(n)))
     return True
+
+
+def get_num_threads():
+    """How many threads numpy's OpenBLAS uses now; None where that BLAS cannot say."""
+    found = numpy_blas()
+    if found is None:
+        return None
+    lib, prefix, suffix, _ = found
+    fn = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
+    return None if fn is None else int(fn())
+
+
+class single_threaded:
+    """``with single_threaded():`` numpy's OpenBLAS runs each call on the calling thread, then
+    goes back to its thread count. For compiled loops that call BLAS from several threads of
+    their own at once (each its own share of the work): OpenBLAS's pool would otherwise try
+    to split every one of those calls again, over cores that are already busy. Setting the
+    count costs well under a microsecond."""
+
+    def __enter__(self):
+        self.before = get_num_threads()
+        if self.before is not None and self.before != 1:
+            set_num_threads(1)
+        return self
+
+    def __exit__(self, *exc):
+        if self.before is not None and self.before != 1:
+            set_num_threads(self.before)
+        return False

@@ -15,10 +15,11 @@ Cython's backend shares too.
 """
 import types
 
-from . import _jit, elementwise, matmul, nn, optim, recurrent, reduce
+from . import _jit, elementwise, matmul, nn, optim, recurrent, recurrent_parallel, reduce
 from ._jit import kernel  # noqa: F401  (the decorator, for writing new loop kernels)
 
-MODULES = (elementwise, reduce, matmul, nn, optim, recurrent)
+MODULES = (elementwise, reduce, matmul, nn, optim, recurrent, recurrent_parallel)
+_GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 
 
 def collect(modules, compiled=True):
@@ -40,11 +41,16 @@ def numba_backend():
         raise ImportError("numba is not installed (pip install numba); the 'python' backend runs the same "
                           "loops without it")
     from ..wrappers import loop_backend
-    from ..wrappers.matmul import loop_matmul
+    from ..wrappers._recurrent_plan import plan
+    from ..wrappers.matmul import loop_matmul, threaded_matmul
     loops = collect(MODULES, compiled=True)
-    return loop_backend("numba", "numba @njit loop kernels (compiled on first use, cached on disk)",
-                        {"f": loops, "d": loops},
-                        extras={"loops": loops, "matmul_loop": lambda a, b: loop_matmul(loops.matmul_loop, a, b)})
+    loops.threads = _jit.numba.get_num_threads  # what lets the recurrences split across cores
+    L = {"f": loops, "d": loops}
+    extras = {"loops": loops, "matmul_loop": lambda a, b: loop_matmul(loops.matmul_loop, a, b),
+              "recurrent_plan": lambda cell, batch, hidden, dtype="float32": plan(L, dtype, batch, hidden,
+                                                                                  _GATES[cell])}
+    return loop_backend("numba", "numba @njit loop kernels (compiled on first use, cached on disk)", L,
+                        own_matmul=threaded_matmul, extras=extras)
 
 
 def python_backend():

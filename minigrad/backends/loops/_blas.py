@@ -9,8 +9,9 @@ fixed names, and call them through an ``@intrinsic``. Calls by *name* (not by ad
 keep ``cache=True`` working: a later process registers the names again before loading
 the cached machine code.
 
-``gemm(a, b, out, trans_a, trans_b)`` computes out = op(a) @ op(b) on 2-D C-contiguous
-arrays of one float dtype. Uncompiled (the "python" backend), it is ``np.dot``. Compiled,
+``gemm(a, b, out, trans_a, trans_b)`` computes out = op(a) @ op(b) on 2-D blocks with
+contiguous rows (C-contiguous arrays or column slices of them) of one float dtype.
+Uncompiled (the "python" backend), it is ``np.dot``. Compiled,
 it is the cblas call, or -- if no BLAS was found -- ``gemm_loop``, a plain loop.
 Without numba installed only the interpreted form exists.
 Callers that prefer a plain loop for tiny products call ``gemm_loop`` themselves.
@@ -55,7 +56,11 @@ def gemm_loop(a, b, out, trans_a, trans_b):
 
 def gemm(a, b, out, trans_a, trans_b):
     """out = op(a) @ op(b), op = transpose when the flag is set (interpreted: numpy's BLAS)."""
-    np.dot(a.T if trans_a else a, b.T if trans_b else b, out=out)
+    a, b = (a.T if trans_a else a), (b.T if trans_b else b)
+    if out.flags.c_contiguous:
+        np.dot(a, b, out=out)
+    else:  # a column block of a wider array: np.dot writes only into C-contiguous outputs
+        out[...] = np.dot(a, b)
 
 
 if HAVE_NUMBA:
@@ -102,14 +107,18 @@ if HAVE_NUMBA:
         return types.none(types.int64, types.int64, types.int64, types.int64, types.int64, a, types.int64,
                           b, types.int64, c, types.int64), codegen
 
+    @helper
+    def _blocked(x):
+        """Whether BLAS can read x: contiguous rows, each starting a full row after the last."""
+        return x.strides[1] == x.itemsize and x.strides[0] >= x.shape[1] * x.itemsize
+
     @compiled_form(gemm)
     def _gemm_compiled(a, b, out, trans_a, trans_b):
-        # BLAS takes 2-D blocks whose rows are contiguous: b and out must be C-contiguous; a
-        # may also be a column slice of one (rows of a wider array, e.g. the first 2H of 3H
-        # gate columns), passed with its own row stride as the "leading dimension".
-        if any(not isinstance(x, types.Array) or x.ndim != 2 for x in (a, b, out)):
-            return None
-        if b.layout != "C" or out.layout != "C" or a.layout not in ("C", "A"):
+        # BLAS takes 2-D blocks whose rows are contiguous: each operand may be a C-contiguous
+        # array or a column slice of one (rows of a wider array, e.g. the first 2H of 3H gate
+        # columns, or one core's share of the output columns), passed with its own row
+        # stride as the "leading dimension".
+        if any(not isinstance(x, types.Array) or x.ndim != 2 or x.layout not in ("C", "A") for x in (a, b, out)):
             return None
         if not HAVE_BLAS:
             return lambda a, b, out, trans_a, trans_b: gemm_loop(a, b, out, trans_a, trans_b)
@@ -122,10 +131,11 @@ if HAVE_NUMBA:
             if kk == 0:
                 out[:] = 0
                 return
-            lda = a.strides[0] // a.itemsize
-            if a.strides[1] != a.itemsize or lda < a.shape[1]:
+            if not (_blocked(a) and _blocked(b) and _blocked(out)):
                 gemm_loop(a, b, out, trans_a, trans_b)  # not a row-contiguous block: no BLAS form
                 return
             _cblas_gemm(_TRANS if trans_a else _NO_TRANS, _TRANS if trans_b else _NO_TRANS, m, n, kk,
-                        a, lda, b, b.shape[1], out, n)
+                        a, a.strides[0] // a.itemsize, b, b.strides[0] // b.itemsize, out,
+                        out.strides[0] // out.itemsize)
         return impl
+

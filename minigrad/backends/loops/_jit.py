@@ -25,10 +25,12 @@ import warnings
 
 try:
     import numba
+    from numba import prange  # a parallel loop in a ``@kernel(parallel=True)``; range when interpreted
     from numba.extending import overload as _overload
     from numba.extending import register_jitable as _register_jitable
 except ImportError:  # the "python" backend runs the loops without numba
     numba = None
+    prange = range
 
 HAVE_NUMBA = numba is not None
 FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}  # fast-math without nnan/ninf: see above

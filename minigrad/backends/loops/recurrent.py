@@ -34,6 +34,15 @@ from ._scalar import _sigmoid, _tanh
 
 # A product with this many rows or fewer runs the plain loop instead of BLAS (see above).
 LOOP_MAX_ROWS = 2
+# OpenBLAS multiplies a product of up to about a million multiply-adds with "small matrix"
+# kernels that read b where it lies, on the calling thread; a larger one first copies b
+# into its own blocked layout -- every call, although a recurrence multiplies by the same
+# W_hh at every step. Where a core does its share of a step on its own (the split loops
+# of recurrent_parallel.py), the product is therefore cut into column blocks of at most
+# this many multiply-adds: measured 83 -> 106 GFLOP/s at (32, 256) x (256, 512) on one
+# AVX-512 core (8 blocks of 64 columns), 69 -> 94 at (32, 1024) x (1024, 128).
+SMALL_GEMM = 1 << 19
+SMALL_GEMM_COLS = 16  # the narrowest block: one AVX-512 vector of float32
 
 
 # ------------------------------------------------------------------ helpers
@@ -44,6 +53,20 @@ def _matmul(a, b, out, trans_a, trans_b):
         gemm_loop(a, b, out, trans_a, trans_b)
     else:
         gemm(a, b, out, trans_a, trans_b)
+
+
+@helper
+def _matmul_blocks(a, b, out):
+    """out = a @ b on the calling thread, in column blocks of at most SMALL_GEMM multiply-adds
+    where such blocks fit (see above)."""
+    m, n = out.shape
+    k = a.shape[1]
+    if m <= LOOP_MAX_ROWS or m * k * n <= SMALL_GEMM or m * k * SMALL_GEMM_COLS > SMALL_GEMM:
+        _matmul(a, b, out, False, False)
+        return
+    cols = max(SMALL_GEMM_COLS, SMALL_GEMM // (m * k) // SMALL_GEMM_COLS * SMALL_GEMM_COLS)
+    for j in range(0, n, cols):
+        gemm(a, b[:, j:j + cols], out[:, j:j + cols], False, False)
 
 
 @helper
@@ -70,54 +93,85 @@ def _carry(src, dst, out_row):
 # The gate arithmetic of one batch row lives in its own (not inlined) function of 1-D
 # arrays: written inline in the kernel's (t, b) loops, LLVM left it scalar (32 ns per
 # LSTM unit instead of 5 at B=32, H=128); on 1-D arguments it vectorises the j loop.
+#
+# Each helper serves a run of U hidden units j0 .. j0+U of the row: the whole row here
+# (j0 = 0, U = H), one core's share in recurrent_parallel.py. ``pre`` holds those units'
+# h_{t-1} W_hh^T, gate-major (U values of the first gate, then U of the next, ...); the
+# other arrays are whole rows, (G*H,) or (H,). 1-D slices are taken first: numba
+# vectorises ``xs[u]`` over a slice but not ``x[j0 + u]`` (a possibly negative index is
+# wrapped per element). ``pre`` is never an output array: writing the gates over their own
+# pre-activations, LLVM's run-time overlap check fails and the scalar loop runs (measured
+# 1.4x slower at B = 32, H = 256).
 @helper
-def _rnn_row(x, bias, relu, h, o):
-    """h = act(h + x + bias) in place (h holds h_{t-1} W_hh^T), copied to the output row o."""
+def _gate(row, q, H, j0, U):
+    """Units j0 .. j0+U of gate q in a gate-major (G*H,) row."""
+    return row[q * H + j0:q * H + j0 + U]
+
+
+@helper
+def _rnn_units(pre, x, bias, relu, h, o, j0):
+    """h = act(pre + x + bias) for units j0 .. j0+U, U = len(pre), copied to the output row o."""
     zero = h.dtype.type(0)
+    U = pre.shape[0]
+    xs, bs, hs, os_ = x[j0:j0 + U], bias[j0:j0 + U], h[j0:j0 + U], o[j0:j0 + U]
     if relu:
-        for j in range(h.shape[0]):
-            v = h[j] + x[j] + bias[j]
+        for u in range(U):
+            v = pre[u] + xs[u] + bs[u]
             v = zero if v <= zero else v  # NaN stays NaN
-            h[j] = v
-            o[j] = v
+            hs[u] = v
+            os_[u] = v
     else:
-        for j in range(h.shape[0]):
-            v = _tanh(h[j] + x[j] + bias[j])
-            h[j] = v
-            o[j] = v
+        for u in range(U):
+            v = _tanh(pre[u] + xs[u] + bs[u])
+            hs[u] = v
+            os_[u] = v
 
 
 @helper
-def _lstm_row(g, x, bias, c_old, c_new, h_new, o):
-    """g holds h_{t-1} W_hh^T (4H,) and is overwritten with the activated i, f, g, o."""
-    H = o.shape[0]
-    for j in range(H):
-        i_ = _sigmoid(g[j] + x[j] + bias[j])
-        f_ = _sigmoid(g[H + j] + x[H + j] + bias[H + j])
-        g_ = _tanh(g[2 * H + j] + x[2 * H + j] + bias[2 * H + j])
-        o_ = _sigmoid(g[3 * H + j] + x[3 * H + j] + bias[3 * H + j])
-        c = f_ * c_old[j] + i_ * g_
+def _lstm_units(pre, x, bias, c_old, c_new, h_new, o, g, j0):
+    """pre (4U,): the units' h_{t-1} W_hh^T; writes their activated i, f, g, o into g (4H,), and their
+    c, h and output."""
+    H, U = o.shape[0], pre.shape[0] // 4
+    pi, pf, pg, po = pre[:U], pre[U:2 * U], pre[2 * U:3 * U], pre[3 * U:]
+    xi, xf, xg, xo = _gate(x, 0, H, j0, U), _gate(x, 1, H, j0, U), _gate(x, 2, H, j0, U), _gate(x, 3, H, j0, U)
+    bi, bf, bg, bo = (_gate(bias, 0, H, j0, U), _gate(bias, 1, H, j0, U), _gate(bias, 2, H, j0, U),
+                      _gate(bias, 3, H, j0, U))
+    gi, gf, gg, go = _gate(g, 0, H, j0, U), _gate(g, 1, H, j0, U), _gate(g, 2, H, j0, U), _gate(g, 3, H, j0, U)
+    co, cn, hn, os_ = c_old[j0:j0 + U], c_new[j0:j0 + U], h_new[j0:j0 + U], o[j0:j0 + U]
+    for u in range(U):
+        i_ = _sigmoid(pi[u] + xi[u] + bi[u])
+        f_ = _sigmoid(pf[u] + xf[u] + bf[u])
+        g_ = _tanh(pg[u] + xg[u] + bg[u])
+        o_ = _sigmoid(po[u] + xo[u] + bo[u])
+        c = f_ * co[u] + i_ * g_
         h = o_ * _tanh(c)
-        g[j], g[H + j], g[2 * H + j], g[3 * H + j] = i_, f_, g_, o_
-        c_new[j] = c
-        h_new[j] = h
-        o[j] = h
+        gi[u], gf[u], gg[u], go[u] = i_, f_, g_, o_
+        cn[u] = c
+        hn[u] = h
+        os_[u] = h
 
 
 @helper
-def _gru_row(g, x, b_ih, b_hh, h_old, h_new, o, hn):
-    """g holds h_{t-1} W_hh^T (3H,) and is overwritten with the activated r, z, n."""
-    H = o.shape[0]
-    for j in range(H):
-        r = _sigmoid(g[j] + x[j] + b_ih[j] + b_hh[j])
-        z = _sigmoid(g[H + j] + x[H + j] + b_ih[H + j] + b_hh[H + j])
-        hn_ = g[2 * H + j] + b_hh[2 * H + j]
-        n = _tanh(x[2 * H + j] + b_ih[2 * H + j] + r * hn_)
-        h = n + z * (h_old[j] - n)  # (1 - z) n + z h, one multiply fewer
-        g[j], g[H + j], g[2 * H + j] = r, z, n
-        hn[j] = hn_
-        h_new[j] = h
-        o[j] = h
+def _gru_units(pre, x, b_ih, b_hh, h_old, h_new, o, hn, g, j0):
+    """pre (3U,): the units' h_{t-1} W_hh^T; writes their activated r, z, n into g (3H,), their
+    hn = h W_hn^T + b_hn, h and output."""
+    H, U = o.shape[0], pre.shape[0] // 3
+    pr, pz, pn = pre[:U], pre[U:2 * U], pre[2 * U:]
+    xr, xz, xn = _gate(x, 0, H, j0, U), _gate(x, 1, H, j0, U), _gate(x, 2, H, j0, U)
+    ir, iz, in_ = _gate(b_ih, 0, H, j0, U), _gate(b_ih, 1, H, j0, U), _gate(b_ih, 2, H, j0, U)
+    hr, hz, hn_b = _gate(b_hh, 0, H, j0, U), _gate(b_hh, 1, H, j0, U), _gate(b_hh, 2, H, j0, U)
+    gr, gz, gn = _gate(g, 0, H, j0, U), _gate(g, 1, H, j0, U), _gate(g, 2, H, j0, U)
+    ho, hw, os_, hns = h_old[j0:j0 + U], h_new[j0:j0 + U], o[j0:j0 + U], hn[j0:j0 + U]
+    for u in range(U):
+        r = _sigmoid(pr[u] + xr[u] + ir[u] + hr[u])
+        z = _sigmoid(pz[u] + xz[u] + iz[u] + hz[u])
+        hn_ = pn[u] + hn_b[u]
+        n = _tanh(xn[u] + in_[u] + r * hn_)
+        h = n + z * (ho[u] - n)  # (1 - z) n + z h, one multiply fewer
+        gr[u], gz[u], gn[u] = r, z, n
+        hns[u] = hn_
+        hw[u] = h
+        os_[u] = h
 
 
 @helper
@@ -139,12 +193,13 @@ def rnn_forward_loop(gi, w_hh, bias, mask, reverse, relu, out, hs):
     # W_hh^T packed once: every step's product then reads one dense (H, G*H) panel with no
     # transpose flag, 15-25% faster per step (benchmarks/recurrence_probe.py)
     w_t = np.ascontiguousarray(w_hh.T)
+    pre = np.empty((B, H), out.dtype)
     for k in range(T):
         t = T - 1 - k if reverse else k
-        _matmul(hs[k], w_t, hs[k + 1], False, False)
+        _matmul(hs[k], w_t, pre, False, False)
         for b in range(B):
             if mask[t, b]:
-                _rnn_row(gi[t, b], bias, relu, hs[k + 1, b], out[t, b])
+                _rnn_units(pre[b], gi[t, b], bias, relu, hs[k + 1, b], out[t, b], 0)
             else:
                 _carry(hs[k, b], hs[k + 1, b], out[t, b])
 
@@ -161,12 +216,13 @@ def lstm_forward_loop(gi, w_hh, bias, mask, reverse, out, hs, cs, gates):
     """
     T, B, H = out.shape
     w_t = np.ascontiguousarray(w_hh.T)  # packed once (see rnn_forward_loop)
+    pre = np.empty((B, 4 * H), out.dtype)
     for k in range(T):
         t = T - 1 - k if reverse else k
-        _matmul(hs[k], w_t, gates[t], False, False)  # the recurrent pre-activations
+        _matmul(hs[k], w_t, pre, False, False)  # the recurrent pre-activations
         for b in range(B):
             if mask[t, b]:
-                _lstm_row(gates[t, b], gi[t, b], bias, cs[k, b], cs[k + 1, b], hs[k + 1, b], out[t, b])
+                _lstm_units(pre[b], gi[t, b], bias, cs[k, b], cs[k + 1, b], hs[k + 1, b], out[t, b], gates[t, b], 0)
             else:
                 _carry(hs[k, b], hs[k + 1, b], out[t, b])
                 _carry(cs[k, b], cs[k + 1, b], out[t, b])
@@ -187,12 +243,13 @@ def gru_forward_loop(gi, w_hh, b_ih, b_hh, mask, reverse, out, hs, gates, hn):
     """
     T, B, H = out.shape
     w_t = np.ascontiguousarray(w_hh.T)  # packed once (see rnn_forward_loop)
+    pre = np.empty((B, 3 * H), out.dtype)
     for k in range(T):
         t = T - 1 - k if reverse else k
-        _matmul(hs[k], w_t, gates[t], False, False)
+        _matmul(hs[k], w_t, pre, False, False)
         for b in range(B):
             if mask[t, b]:
-                _gru_row(gates[t, b], gi[t, b], b_ih, b_hh, hs[k, b], hs[k + 1, b], out[t, b], hn[t, b])
+                _gru_units(pre[b], gi[t, b], b_ih, b_hh, hs[k, b], hs[k + 1, b], out[t, b], hn[t, b], gates[t, b], 0)
             else:
                 _carry(hs[k, b], hs[k + 1, b], out[t, b])
                 _zero(gates[t, b])
@@ -225,24 +282,26 @@ def _finish(d_gates, h_prev, d_w_hh, d_b_hh):
 
 
 # --------------------------------------------------- one row of one step
-# As in recurrent.py, each row's gate arithmetic is a function of 1-D arrays so that
-# LLVM vectorises it. dh (and dc) arrive as the gradient of the state after the step and
-# leave as the gradient of the state before it (minus the W_hh product, added later).
+# As in the forward, each row's gate arithmetic is a function of 1-D slices, over units
+# j0 .. j0+U (the whole row here), so that LLVM vectorises it. dh (and dc) arrive as the
+# gradient of the state after the step and leave as the gradient of the state before it
+# (minus the W_hh product, added later).
 @helper
-def _rnn_row_back(h, d_o, dh, relu, dg):
+def _rnn_units_back(h, d_o, dh, relu, dg, j0, U):
     """d_a = (dh + d_out) * act'(a), act' from the output h: 1 - h^2 (tanh), 0 where h <= 0 else 1 (relu)."""
     zero, one = h.dtype.type(0), h.dtype.type(1)
+    hs, ds, dhs, dgs = h[j0:j0 + U], d_o[j0:j0 + U], dh[j0:j0 + U], dg[j0:j0 + U]
     if relu:
-        for j in range(h.shape[0]):
-            d = dh[j] + d_o[j]
-            dg[j] = zero if h[j] <= zero else d  # a NaN h passes the gradient, as relu's does
+        for u in range(U):
+            d = dhs[u] + ds[u]
+            dgs[u] = zero if hs[u] <= zero else d  # a NaN h passes the gradient, as relu's does
     else:
-        for j in range(h.shape[0]):
-            dg[j] = (dh[j] + d_o[j]) * (one - h[j] * h[j])
+        for u in range(U):
+            dgs[u] = (dhs[u] + ds[u]) * (one - hs[u] * hs[u])
 
 
 @helper
-def _lstm_row_back(g, c_old, c_new, d_o, dh, dc, dg):
+def _lstm_units_back(g, c_old, c_new, d_o, dh, dc, dg, j0, U):
     """Through c_t = f c_{t-1} + i g and h_t = o tanh(c_t), with dh' = d_out_t + d_h_t:
 
         dc' = d_c_t + dh' o (1 - tanh(c_t)^2)
@@ -251,20 +310,23 @@ def _lstm_row_back(g, c_old, c_new, d_o, dh, dc, dg):
     """
     one = g.dtype.type(1)
     H = dh.shape[0]
-    for j in range(H):
-        i_, f_, g_, o_ = g[j], g[H + j], g[2 * H + j], g[3 * H + j]
-        tc = _tanh(c_new[j])
-        dhj = dh[j] + d_o[j]
-        dcj = dc[j] + dhj * o_ * (one - tc * tc)
-        dg[j] = dcj * g_ * i_ * (one - i_)
-        dg[H + j] = dcj * c_old[j] * f_ * (one - f_)
-        dg[2 * H + j] = dcj * i_ * (one - g_ * g_)
-        dg[3 * H + j] = dhj * tc * o_ * (one - o_)
-        dc[j] = dcj * f_
+    gi, gf, gg, go = _gate(g, 0, H, j0, U), _gate(g, 1, H, j0, U), _gate(g, 2, H, j0, U), _gate(g, 3, H, j0, U)
+    di, df, dgg, do = _gate(dg, 0, H, j0, U), _gate(dg, 1, H, j0, U), _gate(dg, 2, H, j0, U), _gate(dg, 3, H, j0, U)
+    co, cn, ds, dhs, dcs = c_old[j0:j0 + U], c_new[j0:j0 + U], d_o[j0:j0 + U], dh[j0:j0 + U], dc[j0:j0 + U]
+    for u in range(U):
+        i_, f_, g_, o_ = gi[u], gf[u], gg[u], go[u]
+        tc = _tanh(cn[u])
+        dhj = dhs[u] + ds[u]
+        dcj = dcs[u] + dhj * o_ * (one - tc * tc)
+        di[u] = dcj * g_ * i_ * (one - i_)
+        df[u] = dcj * co[u] * f_ * (one - f_)
+        dgg[u] = dcj * i_ * (one - g_ * g_)
+        do[u] = dhj * tc * o_ * (one - o_)
+        dcs[u] = dcj * f_
 
 
 @helper
-def _gru_row_back(g, hn, h_old, d_o, dh, dg, dgh):
+def _gru_units_back(g, hn, h_old, d_o, dh, dg, dgh, j0, U):
     """Through h_t = n + z (h_{t-1} - n), n = tanh(gi_n + r hn), with dh' = d_out_t + d_h_t:
 
         d_n = dh' (1 - z) (1 - n^2)  (= d gi_n)     d_z = dh' (h_{t-1} - n) z(1 - z)
@@ -275,21 +337,29 @@ def _gru_row_back(g, hn, h_old, d_o, dh, dg, dgh):
     """
     one = g.dtype.type(1)
     H = dh.shape[0]
-    for j in range(H):
-        r, z, n = g[j], g[H + j], g[2 * H + j]
-        dhj = dh[j] + d_o[j]
+    gr, gz, gn = _gate(g, 0, H, j0, U), _gate(g, 1, H, j0, U), _gate(g, 2, H, j0, U)
+    dr_, dz_, dn_ = _gate(dg, 0, H, j0, U), _gate(dg, 1, H, j0, U), _gate(dg, 2, H, j0, U)
+    hr_, hz_, hn_ = _gate(dgh, 0, H, j0, U), _gate(dgh, 1, H, j0, U), _gate(dgh, 2, H, j0, U)
+    hns, ho, ds, dhs = hn[j0:j0 + U], h_old[j0:j0 + U], d_o[j0:j0 + U], dh[j0:j0 + U]
+    for u in range(U):
+        r, z, n = gr[u], gz[u], gn[u]
+        dhj = dhs[u] + ds[u]
         dn = dhj * (one - z) * (one - n * n)
-        dz = dhj * (h_old[j] - n) * z * (one - z)
-        dr = dn * hn[j] * r * (one - r)
-        dg[j], dg[H + j], dg[2 * H + j] = dr, dz, dn
-        dgh[j], dgh[H + j], dgh[2 * H + j] = dr, dz, dn * r
-        dh[j] = dhj * z
+        dz = dhj * (ho[u] - n) * z * (one - z)
+        dr = dn * hns[u] * r * (one - r)
+        dr_[u], dz_[u], dn_[u] = dr, dz, dn
+        hr_[u], hz_[u], hn_[u] = dr, dz, dn * r
+        dhs[u] = dhj * z
 
 
 @helper
-def _propagate(d_gates, w_hh, mask_t, tmp, dh, add):
-    """dh[b] (+)= d_gates[b] @ W_hh for the real rows; padded rows keep dh (carried state)."""
-    _matmul(d_gates, w_hh, tmp, False, False)
+def _propagate(d_gates, w_hh, mask_t, tmp, dh, add, blocks):
+    """dh[b] (+)= d_gates[b] @ W_hh for the real rows; padded rows keep dh (carried state).
+    ``blocks``: the product in small blocks on the calling thread (``_matmul_blocks``)."""
+    if blocks:
+        _matmul_blocks(d_gates, w_hh, tmp)
+    else:
+        _matmul(d_gates, w_hh, tmp, False, False)
     for b in range(dh.shape[0]):
         if mask_t[b]:
             row, new = dh[b], tmp[b]
@@ -311,32 +381,33 @@ def rnn_backward_loop(hs, w_hh, mask, reverse, relu, d_out, d_gi, d_w_hh, d_b_hh
         t = T - 1 - k if reverse else k
         for b in range(B):
             if mask[t, b]:
-                _rnn_row_back(hs[k + 1, b], d_out[t, b], d_h0[b], relu, d_gi[t, b])
+                _rnn_units_back(hs[k + 1, b], d_out[t, b], d_h0[b], relu, d_gi[t, b], 0, H)
             else:
                 _zero(d_gi[t, b])
-        _propagate(d_gi[t], w_hh, mask[t], tmp, d_h0, False)
+        _propagate(d_gi[t], w_hh, mask[t], tmp, d_h0, False, False)
     _finish(d_gi, _h_prev(hs, reverse), d_w_hh, d_b_hh)
 
 
 @kernel
 def lstm_backward_loop(gates, hs, cs, w_hh, mask, reverse, d_out, d_gi, d_w_hh, d_b_hh, d_h0, d_c0):
-    """BPTT for lstm_forward_loop (equations in _lstm_row_back); d_h_{t-1} = d_gates_t @ W_hh."""
+    """BPTT for lstm_forward_loop (equations in _lstm_units_back); d_h_{t-1} = d_gates_t @ W_hh."""
     T, B, H = d_out.shape
     tmp = np.empty_like(d_h0)
     for k in range(T - 1, -1, -1):
         t = T - 1 - k if reverse else k
         for b in range(B):
             if mask[t, b]:
-                _lstm_row_back(gates[t, b], cs[k, b], cs[k + 1, b], d_out[t, b], d_h0[b], d_c0[b], d_gi[t, b])
+                _lstm_units_back(gates[t, b], cs[k, b], cs[k + 1, b], d_out[t, b], d_h0[b], d_c0[b], d_gi[t, b],
+                                 0, H)
             else:
                 _zero(d_gi[t, b])
-        _propagate(d_gi[t], w_hh, mask[t], tmp, d_h0, False)
+        _propagate(d_gi[t], w_hh, mask[t], tmp, d_h0, False, False)
     _finish(d_gi, _h_prev(hs, reverse), d_w_hh, d_b_hh)
 
 
 @kernel
 def gru_backward_loop(gates, hn, hs, w_hh, mask, reverse, d_out, d_gi, d_w_hh, d_b_hh, d_h0):
-    """BPTT for gru_forward_loop (equations in _gru_row_back).
+    """BPTT for gru_forward_loop (equations in _gru_units_back).
 
     The recurrent side's gradient d_gh differs from d_gi only in the n block (d_an * r
     instead of d_an). Each step's d_gh is built in a (B, 3H) scratch for the product with
@@ -352,7 +423,7 @@ def gru_backward_loop(gates, hn, hs, w_hh, mask, reverse, d_out, d_gi, d_w_hh, d
         t = T - 1 - k if reverse else k
         for b in range(B):
             if mask[t, b]:
-                _gru_row_back(gates[t, b], hn[t, b], hs[k, b], d_out[t, b], d_h0[b], d_gi[t, b], step[b])
+                _gru_units_back(gates[t, b], hn[t, b], hs[k, b], d_out[t, b], d_h0[b], d_gi[t, b], step[b], 0, H)
                 row, src = d_ghn[t, b], step[b]
                 for j in range(H):
                     row[j] = src[2 * H + j]
@@ -360,7 +431,7 @@ def gru_backward_loop(gates, hn, hs, w_hh, mask, reverse, d_out, d_gi, d_w_hh, d
                 _zero(d_gi[t, b])
                 _zero(step[b])
                 _zero(d_ghn[t, b])
-        _propagate(step, w_hh, mask[t], tmp, d_h0, True)
+        _propagate(step, w_hh, mask[t], tmp, d_h0, True, False)
     h_prev = _h_prev(hs, reverse)
     rz = d_gi.reshape(T * B, 3 * H)[:, :2 * H]  # the r and z columns: a strided block
     _matmul(rz, h_prev.reshape(T * B, H), d_w_hh[:2 * H], True, False)

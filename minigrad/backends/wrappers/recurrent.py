@@ -11,8 +11,13 @@ One thing the wrappers do so that the loops stay simple: an RNN or LSTM adds b_i
 b_hh to the same pre-activation, so its loop gets their sum, one (G*H,) vector; a GRU's
 n gate keeps them apart (r scales only W_hn h + b_hn), so its loop gets both. A missing
 bias is a zero vector, a missing upstream gradient a zero array, a missing mask all True.
+
+How a sequence runs, one BLAS call per step or with the hidden units split across cores,
+is chosen per call by ``_recurrent_plan.py``.
 """
 import numpy as np
+
+from ._recurrent_plan import run_loop as _run
 
 
 def _arrays(name, dtype, **given):
@@ -71,8 +76,9 @@ def rnn_forward(L, gi, w_hh, b_ih, b_hh, h0, mask, reverse, relu):
                 b_hh=(b_hh, (H,)), h0=(h0, (B, H)), mask=(mask, (T, B)))
     hs = _states(a["h0"], T)
     out = np.empty((T, B, H), gi.dtype)
-    L[gi.dtype.char].rnn_forward_loop(a["gi"], a["w_hh"], _bias_sum(a, H, gi.dtype),
-                                      _filled(a["mask"], (T, B), np.bool_), bool(reverse), bool(relu), out, hs)
+    _run(L, gi.dtype, "rnn_forward", B, H, 1, (a["gi"], a["w_hh"], _bias_sum(a, H, gi.dtype),
+                                               _filled(a["mask"], (T, B), np.bool_), bool(reverse), bool(relu)),
+         (out, hs))
     return out, hs
 
 
@@ -83,8 +89,9 @@ def rnn_backward(L, hs, w_hh, mask, reverse, relu, d_out, d_hn):
     dt = hs.dtype
     d_gi, d_w_hh, d_b_hh = np.empty((T, B, H), dt), np.empty((H, H), dt), np.empty(H, dt)
     d_h0 = _filled(a["d_hn"], (B, H), dt, copy=True)  # updated in place into d_h0
-    L[dt.char].rnn_backward_loop(a["hs"], a["w_hh"], _filled(a["mask"], (T, B), np.bool_), bool(reverse),
-                                 bool(relu), _filled(a["d_out"], (T, B, H), dt), d_gi, d_w_hh, d_b_hh, d_h0)
+    _run(L, dt, "rnn_backward", B, H, 1, (a["hs"], a["w_hh"], _filled(a["mask"], (T, B), np.bool_), bool(reverse),
+                                           bool(relu)),
+         (_filled(a["d_out"], (T, B, H), dt), d_gi, d_w_hh, d_b_hh, d_h0))
     return d_gi, d_w_hh, d_b_hh, d_h0
 
 
@@ -96,8 +103,9 @@ def lstm_forward(L, gi, w_hh, b_ih, b_hh, h0, c0, mask, reverse):
     gates = np.empty((T, B, G), gi.dtype)
     hs, cs = _states(a["h0"], T), _states(a["c0"], T)
     out = np.empty((T, B, H), gi.dtype)
-    L[gi.dtype.char].lstm_forward_loop(a["gi"], a["w_hh"], _bias_sum(a, G, gi.dtype),
-                                       _filled(a["mask"], (T, B), np.bool_), bool(reverse), out, hs, cs, gates)
+    _run(L, gi.dtype, "lstm_forward", B, H, 4, (a["gi"], a["w_hh"], _bias_sum(a, G, gi.dtype),
+                                                _filled(a["mask"], (T, B), np.bool_), bool(reverse)),
+         (out, hs, cs, gates))
     return out, hs, cs, gates
 
 
@@ -109,9 +117,9 @@ def lstm_backward(L, gates, hs, cs, w_hh, mask, reverse, d_out, d_hn, d_cn):
                 d_cn=(d_cn, (B, H)))
     d_gi, d_w_hh, d_b_hh = np.empty((T, B, G), dt), np.empty((G, H), dt), np.empty(G, dt)
     d_h0, d_c0 = _filled(a["d_hn"], (B, H), dt, copy=True), _filled(a["d_cn"], (B, H), dt, copy=True)
-    L[dt.char].lstm_backward_loop(a["gates"], a["hs"], a["cs"], a["w_hh"], _filled(a["mask"], (T, B), np.bool_),
-                                  bool(reverse), _filled(a["d_out"], (T, B, H), dt), d_gi, d_w_hh, d_b_hh,
-                                  d_h0, d_c0)
+    _run(L, dt, "lstm_backward", B, H, 4, (a["gates"], a["hs"], a["cs"], a["w_hh"],
+                                            _filled(a["mask"], (T, B), np.bool_), bool(reverse)),
+         (_filled(a["d_out"], (T, B, H), dt), d_gi, d_w_hh, d_b_hh, d_h0, d_c0))
     return d_gi, d_w_hh, d_b_hh, d_h0, d_c0
 
 
@@ -123,8 +131,9 @@ def gru_forward(L, gi, w_hh, b_ih, b_hh, h0, mask, reverse):
     gates, hn = np.empty((T, B, G), dt), np.empty((T, B, H), dt)
     hs = _states(a["h0"], T)
     out = np.empty((T, B, H), dt)
-    L[dt.char].gru_forward_loop(a["gi"], a["w_hh"], _filled(a["b_ih"], G, dt), _filled(a["b_hh"], G, dt),
-                                _filled(a["mask"], (T, B), np.bool_), bool(reverse), out, hs, gates, hn)
+    _run(L, dt, "gru_forward", B, H, 3, (a["gi"], a["w_hh"], _filled(a["b_ih"], G, dt), _filled(a["b_hh"], G, dt),
+                                          _filled(a["mask"], (T, B), np.bool_), bool(reverse)),
+         (out, hs, gates, hn))
     return out, hs, gates, hn
 
 
@@ -135,6 +144,7 @@ def gru_backward(L, gates, hn, hs, w_hh, mask, reverse, d_out, d_hn):
                 w_hh=(w_hh, (G, H)), mask=(mask, (T, B)), d_out=(d_out, (T, B, H)), d_hn=(d_hn, (B, H)))
     d_gi, d_w_hh, d_b_hh = np.empty((T, B, G), dt), np.empty((G, H), dt), np.empty(G, dt)
     d_h0 = _filled(a["d_hn"], (B, H), dt, copy=True)
-    L[dt.char].gru_backward_loop(a["gates"], a["hn"], a["hs"], a["w_hh"], _filled(a["mask"], (T, B), np.bool_),
-                                 bool(reverse), _filled(a["d_out"], (T, B, H), dt), d_gi, d_w_hh, d_b_hh, d_h0)
+    _run(L, dt, "gru_backward", B, H, 3, (a["gates"], a["hn"], a["hs"], a["w_hh"],
+                                           _filled(a["mask"], (T, B), np.bool_), bool(reverse)),
+         (_filled(a["d_out"], (T, B, H), dt), d_gi, d_w_hh, d_b_hh, d_h0))
     return d_gi, d_w_hh, d_b_hh, d_h0

@@ -1,0 +1,79 @@
+"""How a fused recurrent kernel runs its sequence: one BLAS call per step, or split across cores.
+
+Two ways to run a sequence, chosen per call by ``plan``:
+
+* ``"blas"``: the loops of ``loops/recurrent.py`` (Cython's too), one BLAS call per step,
+  which BLAS spreads over its own threads;
+* ``"split"``: the loops of ``loops/recurrent_parallel.py``, the hidden units split across
+  numba's threads, each core keeping its block of W_hh for the whole sequence, BLAS on
+  one thread inside each share (``_blas_lib.single_threaded``). Only a loop set that can
+  run threads says how many it has (``loops.threads``: numba's); the python and cython
+  backends always run "blas".
+
+``MINIGRAD_RNN_SPLIT`` = ``auto`` (default: "split" from ``SPLIT_MIN_WORK`` on, with two
+threads or more, units in chunks of a multiple of ``SPLIT_ALIGN``), ``1`` (always where
+there are two threads and two units, chunks of ceil(H / threads): for tests and
+measurements) or ``0`` (never). The thread count
+is numba's (``NUMBA_NUM_THREADS``, ``numba.set_num_threads``), capped by
+``OMP_NUM_THREADS`` where that is set. docs/kernels.md has the measurements behind the
+threshold.
+"""
+import os
+
+import numpy as np
+
+from .. import _blas_lib
+
+SPLIT_ENV = "MINIGRAD_RNN_SPLIT"
+# Per-step multiply-adds, B * G*H * H, from which "split" measured faster than "blas".
+SPLIT_MIN_WORK = 1 << 20
+# Units per core come in multiples of this: one AVX-512 vector of float32.
+SPLIT_ALIGN = 16
+
+
+def loop_threads(loops):
+    """Threads the loop set can run on: numba's count, capped by OMP_NUM_THREADS; 1 without threads."""
+    count = getattr(loops, "threads", None)
+    if count is None:
+        return 1
+    n = int(count())
+    omp = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if omp.isdigit() and int(omp) > 0:
+        n = min(n, int(omp))
+    return n
+
+
+def plan(L, dtype, batch, hidden, gates):
+    """How a sequence of this size runs: {"path": "split" or "blas", "threads", "unit", "why"}.
+
+    ``gates``: 1 (RNN), 3 (GRU) or 4 (LSTM). "unit" is the number of hidden units per core
+    on the "split" path (0 on "blas")."""
+    loops = L[np.dtype(dtype).char]
+    threads = loop_threads(loops)
+    setting = os.environ.get(SPLIT_ENV, "auto").strip().lower() or "auto"
+    if setting not in ("auto", "0", "1"):
+        raise ValueError(f"{SPLIT_ENV}={setting!r}: expected auto, 0 or 1")
+    unit = -(-hidden // max(threads, 1))
+    if setting != "1":  # forced, any size splits (tests reach the uneven and tiny splits this way)
+        unit = -(-unit // SPLIT_ALIGN) * SPLIT_ALIGN
+    work = batch * gates * hidden * hidden
+    if not hasattr(loops, "lstm_forward_parts") or threads < 2:
+        return dict(path="blas", threads=threads, unit=0, why="one thread" if threads < 2 else "no split loops")
+    if setting == "0":
+        return dict(path="blas", threads=threads, unit=0, why=f"{SPLIT_ENV}=0")
+    if unit >= hidden:
+        return dict(path="blas", threads=threads, unit=0, why=f"{hidden} units make one chunk of {unit}")
+    if setting == "auto" and work < SPLIT_MIN_WORK:
+        return dict(path="blas", threads=threads, unit=0, why=f"{work} multiply-adds per step < {SPLIT_MIN_WORK}")
+    why = f"{SPLIT_ENV}=1" if setting == "1" else f"{work} multiply-adds per step >= {SPLIT_MIN_WORK}"
+    return dict(path="split", threads=threads, unit=unit, why=why)
+
+
+def run_loop(L, dt, name, B, H, G, head, tail):
+    """Call ``name``'s loop: ``name_parts(*head, unit, *tail)`` on the split path, else ``name_loop(*head, *tail)``."""
+    loops = L[dt.char]
+    unit = plan(L, dt, B, H, G)["unit"]
+    if not unit:
+        return getattr(loops, name + "_loop")(*head, *tail)
+    with _blas_lib.single_threaded():
+        return getattr(loops, name + "_parts")(*head, unit, *tail)
