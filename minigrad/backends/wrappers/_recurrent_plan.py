@@ -26,7 +26,7 @@ from .. import _blas_lib
 
 SPLIT_ENV = "MINIGRAD_RNN_SPLIT"
 # Per-step multiply-adds, B * G*H * H, from which "split" measured faster than "blas".
-SPLIT_MIN_WORK = 1 << 20
+SPLIT_MIN_WORK = 1 << 19
 # Units per core come in multiples of this: one AVX-512 vector of float32.
 SPLIT_ALIGN = 16
 
@@ -72,8 +72,13 @@ def plan(L, dtype, batch, hidden, gates):
 def run_loop(L, dt, name, B, H, G, head, tail):
     """Call ``name``'s loop: ``name_parts(*head, unit, *tail)`` on the split path, else ``name_loop(*head, *tail)``."""
     loops = L[dt.char]
-    unit = plan(L, dt, B, H, G)["unit"]
-    if not unit:
+    chosen = plan(L, dt, B, H, G)
+    if chosen["threads"] < 2 and not hasattr(loops, "threads"):  # python, cython: BLAS keeps its threads
         return getattr(loops, name + "_loop")(*head, *tail)
+    # numba: BLAS runs on the calling thread either way. Its threads would otherwise spin
+    # after each step's product while numba's threads wait for the next matmul, and the
+    # two pools take turns on the same cores (measured 8 ms for a 2 ms sequence).
     with _blas_lib.single_threaded():
-        return getattr(loops, name + "_parts")(*head, unit, *tail)
+        if chosen["unit"]:
+            return getattr(loops, name + "_parts")(*head, chosen["unit"], *tail)
+        return getattr(loops, name + "_loop")(*head, *tail)
