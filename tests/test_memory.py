@@ -16,7 +16,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHILD = """
 import json, resource
 import minigrad as mg, rnn
-m = rnn.LSTM(32, 64); x = mg.randn(50, 16, 32)
+m = rnn.LSTM(32, 256); x = mg.randn(100, 32, 32)  # (T, B, 4H) arrays of 13 MB: above the usual mmap threshold
 params = list(m.parameters())
 def step():
     for p in params:
@@ -49,7 +49,7 @@ def test_applied_at_import_and_removes_page_faults_of_a_training_step():
     assert off["status"]["top_pad_bytes"] is None
     if off["faults"] < 50:
         pytest.skip(f"this malloc does not give the step's memory back ({off['faults']} faults per step)")
-    assert on["faults"] <= 0.1 * off["faults"], (on, off)
+    assert on["faults"] <= 0.02 * off["faults"], (on, off)
 
 
 def test_bad_values_are_clear_errors():
