@@ -16,6 +16,8 @@ and numpy passes with temporaries; here the per-step product goes to numpy's own
 from inside the compiled loop (``_blas.gemm``), and the gate arithmetic is one vectorised
 pass per batch row in which each gate value is loaded once. Products of one or two rows
 run a plain loop (``LOOP_MAX_ROWS``), where a BLAS call costs more than the arithmetic.
+These loops run on one thread; ``recurrent_parallel.py`` has the same six with the hidden
+units split across threads, for larger sizes (which one runs: wrappers/_recurrent_plan.py).
 What each choice measured: docs/kernels.md.
 
 Masks (T, B): where mask[t, b] is False the step is padding: the state is carried
