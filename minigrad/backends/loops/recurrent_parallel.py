@@ -13,14 +13,15 @@ keeps the part of W_hh its units need for the whole sequence:
     -- every core waits for the others: step t+1 multiplies the whole h_t --
 
     backward, step t, core p:
-        dh[:, lo:hi] = d_gates_{t+1} @ Wc_p    (B, G*H) x (G*H, U)   Wc_p = W_hh[:, lo:hi]
+        dh[:, lo:hi] = d_gates_{t+1} @ W_hh[:, lo:hi]    (B, G*H) x (G*H, U)
         d_gates_t of p's units (``_lstm_units_back``, ...)
     -- every core waits: the next step's product reads every unit's d_gates --
 
     after the loop: d_W_hh = d_gates^T h_prev, one product with its rows split across cores.
 
-W_hh is packed once per call into one contiguous block per core (H x G*U; at H = 256 on
-2 cores, 512 KB of float32), which that core alone reads, step after step, so it stays
+The forward packs W_hh once per call into one contiguous block per core (H x G*U; at
+H = 256 on 2 cores, 512 KB of float32); the backward reads its column block W_hh[:, lo:hi]
+where it lies. Either way each core alone reads its 512 KB, step after step, so it stays
 in its L2 for the whole sequence. Each step's product is cut into column blocks small
 enough for OpenBLAS's kernels that read the block where it lies instead of copying it
 first (``_matmul_blocks``, recurrent.py). The only synchronisation is the end of a numba
@@ -81,29 +82,11 @@ def _step_product(h, packed, scratch, lo, hi):
 
 
 @helper
-def _packed_cols(w_hh, unit):
-    """Every core's backward block, one after the other in one flat array: core p's (G*H, U)
-    block is W_hh[:, lo:hi], contiguous."""
-    GH, H = w_hh.shape
-    packed = np.empty(GH * H, w_hh.dtype)
-    for lo in range(0, H, unit):
-        hi = min(H, lo + unit)
-        block = packed[GH * lo:GH * hi].reshape((GH, hi - lo))
-        for r in range(GH):
-            src, dst = w_hh[r, lo:hi], block[r]
-            for u in range(hi - lo):
-                dst[u] = src[u]
-    return packed
-
-
-@helper
-def _propagate_units(d_gates, packed, mask_t, tmp, dh, lo, hi, add):
-    """Core p's units of dh (+)= d_gates @ W_hh[:, lo:hi], its packed block (G*H, U); padded
-    rows keep dh. d_gates (B, G*H): every unit's, from the step after."""
-    B, H = dh.shape
-    GH = packed.shape[0] // H
-    block = packed[GH * lo:GH * hi].reshape((GH, hi - lo))
-    _propagate(d_gates, block, mask_t, tmp[:, lo:hi], dh[:, lo:hi], add, True)
+def _propagate_units(d_gates, w_hh, mask_t, tmp, dh, lo, hi, add):
+    """Core p's units of dh (+)= d_gates @ W_hh[:, lo:hi]; padded rows keep dh. d_gates (B, G*H):
+    every unit's, from the step after. The column block is read in place (BLAS takes its row
+    stride): it is the same 512 KB of cache lines, step after step, with no copy to keep."""
+    _propagate(d_gates, w_hh[:, lo:hi], mask_t, tmp[:, lo:hi], dh[:, lo:hi], add, True)
 
 
 @helper
@@ -194,13 +177,13 @@ def rnn_backward_parts(hs, w_hh, mask, reverse, relu, unit, d_out, d_gi, d_w_hh,
     T, B, H = d_gi.shape
     G = H
     parts = (H + unit - 1) // unit
-    packed, tmp = _packed_cols(w_hh, unit), np.empty_like(d_h0)
+    tmp = np.empty_like(d_h0)
     for k in range(T - 1, -2, -1):
         t, t_next = (T - 1 - k, T - 2 - k) if reverse else (k, k + 1)
         for p in prange(parts):
             lo, hi = _span(p, unit, H)
             if k + 1 < T:
-                _propagate_units(d_gi[t_next], packed, mask[t_next], tmp, d_h0, lo, hi, False)
+                _propagate_units(d_gi[t_next], w_hh, mask[t_next], tmp, d_h0, lo, hi, False)
             if k >= 0:
                 for b in range(B):
                     if mask[t, b]:
@@ -219,13 +202,13 @@ def lstm_backward_parts(gates, hs, cs, w_hh, mask, reverse, unit, d_out, d_gi, d
     T, B, H = d_out.shape
     G = 4 * H
     parts = (H + unit - 1) // unit
-    packed, tmp = _packed_cols(w_hh, unit), np.empty_like(d_h0)
+    tmp = np.empty_like(d_h0)
     for k in range(T - 1, -2, -1):
         t, t_next = (T - 1 - k, T - 2 - k) if reverse else (k, k + 1)
         for p in prange(parts):
             lo, hi = _span(p, unit, H)
             if k + 1 < T:
-                _propagate_units(d_gi[t_next], packed, mask[t_next], tmp, d_h0, lo, hi, False)
+                _propagate_units(d_gi[t_next], w_hh, mask[t_next], tmp, d_h0, lo, hi, False)
             if k >= 0:
                 for b in range(B):
                     if mask[t, b]:
@@ -249,7 +232,7 @@ def gru_backward_parts(gates, hn, hs, w_hh, mask, reverse, unit, d_out, d_gi, d_
     T, B, H = d_out.shape
     G = 3 * H
     parts = (H + unit - 1) // unit
-    packed, tmp = _packed_cols(w_hh, unit), np.empty_like(d_h0)
+    tmp = np.empty_like(d_h0)
     step = np.empty((2, B, G), d_gi.dtype)
     d_ghn = np.empty((T, B, H), d_gi.dtype)
     for k in range(T - 1, -2, -1):
@@ -257,7 +240,7 @@ def gru_backward_parts(gates, hn, hs, w_hh, mask, reverse, unit, d_out, d_gi, d_
         for p in prange(parts):
             lo, hi = _span(p, unit, H)
             if k + 1 < T:
-                _propagate_units(step[(k + 1) % 2], packed, mask[t_next], tmp, d_h0, lo, hi, True)
+                _propagate_units(step[(k + 1) % 2], w_hh, mask[t_next], tmp, d_h0, lo, hi, True)
             if k >= 0:
                 cur = step[k % 2]
                 for b in range(B):
