@@ -75,7 +75,7 @@ def _compiled():
 
     from minigrad.backends.loops._blas import gemm
     from minigrad.backends.loops._scalar import _sigmoid, _tanh
-    from minigrad.backends.loops.recurrent import _lstm_row
+    from minigrad.backends.loops.recurrent import _lstm_units
 
     @register_jitable(inline="never")
     def units_offset(g, x, bias, c_old, c_new, h_new, j0, u_n, h):
@@ -123,10 +123,10 @@ def _compiled():
             gemm(hs[k], w, out[k], False, trans_b)
 
     @numba.njit(**opts)
-    def rows(gates, gi, bias, cs, hs, out):
+    def rows(pre, gi, bias, cs, hs, out, gates):
         for k in range(gates.shape[0]):
             for b in range(gates.shape[1]):
-                _lstm_row(gates[k, b], gi[k, b], bias, cs[k, b], cs[k + 1, b], hs[k + 1, b], out[k, b])
+                _lstm_units(pre[k, b], gi[k, b], bias, cs[k, b], cs[k + 1, b], hs[k + 1, b], out[k, b], gates[k, b], 0)
 
     @numba.njit(**opts)
     def offset_units(scratch, gi, bias, cs, hs, parts):
@@ -199,7 +199,8 @@ def probe(which, b, h, t):
         g = np.random.default_rng(3).standard_normal((t, b, 4 * h)).astype(f32)
         out = np.empty((t, b, h), f32)
         scratch = np.random.default_rng(4).standard_normal((2, b, 2 * h)).astype(f32)
-        return {"gate arithmetic, row helper": _timeit(lambda: fns["rows"](g, d["gi"], d["bias"], cs, hs, out)),
+        gates = np.empty_like(g)
+        return {"gate arithmetic, row helper": _timeit(lambda: fns["rows"](g, d["gi"], d["bias"], cs, hs, out, gates)),
                 "gate arithmetic, x[j0 + u] indexing": _timeit(
                     lambda: fns["offset_units"](scratch, d["gi"], d["bias"], cs, hs, 2))}
     if which in ("products_blas", "products_split"):

@@ -115,7 +115,8 @@ def test_split_loops_interpreted_match_compiled(reverse):
     gi, bias = rng.standard_normal((T, B, 4 * H)), rng.standard_normal(4 * H) * 0.1
     results = []
     for loops in (compiled, interpreted):
-        out, hs, cs, gates = np.empty((T, B, H)), np.zeros((T + 1, B, H)), np.zeros((T + 1, B, H)), np.empty((T, B, 4 * H))
+        out, gates = np.empty((T, B, H)), np.empty((T, B, 4 * H))
+        hs, cs = np.zeros((T + 1, B, H)), np.zeros((T + 1, B, H))
         hs[0], cs[0] = 0.3, -0.2
         loops.lstm_forward_parts(gi, w, bias, mask, reverse, unit, out, hs, cs, gates)
         grads = [np.empty((T, B, 4 * H)), np.empty((4 * H, H)), np.empty(4 * H), np.full((B, H), 0.1), np.zeros((B, H))]

@@ -25,15 +25,16 @@ where it lies. Either way each core alone reads its 512 KB, step after step, so 
 in its L2 for the whole sequence. Each step's product is cut into column blocks small
 enough for OpenBLAS's kernels that read the block where it lies instead of copying it
 first (``_matmul_blocks``, recurrent.py). The only synchronisation is the end of a numba
-``prange`` region, one per step (about 1-2 us with the OpenMP threading layer). Inside each core's share BLAS must run on one
-thread: the wrapper sets that for the duration of the call (wrappers/recurrent.py), and
-uses these kernels only where they measured faster than recurrent.py's (the sizes and
-the numbers are in docs/kernels.md).
+``prange`` region, one per step (about 1-2 us with the OpenMP threading layer). Inside
+each core's share BLAS must run on one thread: the wrapper sets that for the duration of
+the call (wrappers/_recurrent_plan.py), and uses these kernels only where they measured
+faster than recurrent.py's (the sizes and the numbers are in docs/kernels.md).
 
 The units are split in chunks of ``unit`` (chosen by the wrapper: a multiple of 16, one
-AVX-512 vector of float32), one chunk per thread; the last may be shorter. Arguments, masks, reverse and
-saved arrays are exactly those of the loops in recurrent.py (the contract:
-``backends/kernel_set.py``), plus ``unit``; the gate arithmetic is the same helpers.
+AVX-512 vector of float32), one chunk per thread; the last may be shorter. Arguments,
+masks, reverse and saved arrays are exactly those of the loops in recurrent.py (the
+contract: ``backends/kernel_set.py``), plus ``unit``; the gate arithmetic is the same
+helpers.
 """
 import numpy as np
 
