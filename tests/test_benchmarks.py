@@ -146,6 +146,9 @@ def test_rnn_suite_times_every_implementation_and_checks_outputs(tmp_path):
     impls = {(tuple(r["shape"]), r["backend"]) for r in layer}
     assert ((1, 4, 3, 5), "fused[python]") in impls and ((3, 5, 4, 6), "fused[python]") not in impls  # smallest only
     assert ((3, 5, 4, 6), "composed[numba]") in impls
+    paths = {r["recurrent_path"] for r in layer if r["backend"] == "fused[numba]"}
+    assert paths and all(p.startswith("one thread per step's product") for p in paths)
+    assert all(r["recurrent_path"] is None for r in layer if r["backend"] != "fused[numba]")
     kernels = [r for r in records if r["phase"] == "kernel"]
     assert {r["backend"] for r in kernels} == {"kernel[numba]", "kernel[python]", "kernel[numpy]"}
     assert all(r["speedup_vs_python"] > 0 for r in kernels)
@@ -244,6 +247,9 @@ def test_charlm_suite_times_minigrad_and_torch_steps(tmp_path, monkeypatch):
         assert "x PyTorch's steps/s" in printed[0]
     machine = json.load(open(results["charlm"]["json"]))["machine"]
     assert "blas" in machine and "blas_env" in machine
+    # which path numba's recurrence took is recorded (toy size: below the split threshold)
+    assert by["minigrad[numba]"]["recurrent_path"].startswith("one thread per step's product")
+    assert by["minigrad[numpy]"]["recurrent_path"] is None
 
 
 def test_time_to_quality_runs_both_frameworks_on_one_protocol(tmp_path):

@@ -169,11 +169,17 @@ def run(config):
             child.close()
     base = t["torch"].median if "torch" in t else None
     shape = (m["batch"], m["steps"], m["embed"], m["hidden"])
+    paths = {impl: rnn_suite.recurrent_path(impl[9:-1], "lstm", m["batch"], m["hidden"])
+             for impl in t if impl.startswith("minigrad[")}
     records = [harness.record(NAME, "train step", impl, shape, "float32", timing, ms_per_step=timing.median * 1e3,
                               steps_per_s=1 / timing.median,
-                              speed_vs_torch=None if base is None else base / timing.median)
+                              speed_vs_torch=None if base is None else base / timing.median,
+                              recurrent_path=paths.get(impl))
                for impl, timing in t.items()]
     config.log("[charlm] " + ", ".join(f"{k} {v.median * 1e3:.1f} ms" for k, v in t.items()))
+    for impl, path in paths.items():
+        if path:
+            config.log(f"[charlm] {impl}: the LSTM recurrence runs {path}")
     return records
 
 

@@ -126,6 +126,22 @@ def step(model, x, phase, no_grad):
     return train if phase == "train" else infer
 
 
+def recurrent_path(backend, cell, batch, hidden):
+    """How ``backend`` runs this size's sequence ("split: 2 threads x 128 units", "blas: ..."),
+    or None for a backend with one way only (``recurrent_plan`` of the numba backend)."""
+    from minigrad.backends import get_backend
+    try:
+        plan = getattr(get_backend(backend), "recurrent_plan", None)
+    except (ImportError, KeyError, ValueError):
+        return None
+    if plan is None:
+        return None
+    p = plan(cell.lower(), batch, hidden)
+    if p["path"] == "split":
+        return f"split: {p['threads']} threads x {p['unit']} units"
+    return f"one thread per step's product ({p['why']})"
+
+
 def minigrad_step(model, x, phase):
     import minigrad as mg
     return step(model, x, phase, mg.no_grad)
@@ -360,12 +376,16 @@ def _run_case(cell, size, config, roof, log):
         work = flops(cell, size, phase)
         for label, timing in t.items():
             gflops = work / timing.median / 1e9
+            path = recurrent_path(label[6:-1], cell, size[0], size[3]) if label.startswith("fused[") else None
             records.append(harness.record(
                 NAME, f"{cell} {phase}", label, size, "float32", timing, cell=cell, phase=phase,
                 ms_per_step=timing.median * 1e3, seq_per_s=size[0] / timing.median, gflops=gflops,
                 roof_gflops=roof, roof_fraction=gflops / roof, check=checks[label],
-                speed_vs_torch=None if base is None else base / timing.median))
+                speed_vs_torch=None if base is None else base / timing.median, recurrent_path=path))
         log(f"[rnn] {cell} {phase} {size}: " + ", ".join(f"{k} {v.median * 1e3:.2f} ms" for k, v in t.items()))
+    path = recurrent_path("numba", cell, size[0], size[3]) if "fused[numba]" in timings.get("train", {}) else None
+    if path:
+        log(f"[rnn] {cell} {size}: numba's recurrence runs {path}")
     if cell in config.rnn_memory:
         for r in records:
             if r["phase"] == "train" and r["backend"] != "fused[python]":
