@@ -72,10 +72,11 @@ def test_plan_settings(numba_threads, auto, monkeypatch):
         k.recurrent_plan("lstm", 32, 256)
 
 
-def test_python_and_cython_backends_run_one_blas_call_per_step():
+def test_python_backend_runs_one_blas_call_per_step():
     from minigrad.backends.wrappers._recurrent_plan import plan
     loops = get_backend("python").loops
     assert plan({"f": loops, "d": loops}, np.float32, 32, 256, 4)["path"] == "blas"
+    assert "recurrent_plan" not in dir(get_backend("python"))
 
 
 # --------------------------------------------------------- BLAS's thread count

@@ -176,7 +176,6 @@ def gru_forward_parts(gi, w_hh, b_ih, b_hh, mask, reverse, unit, out, hs, gates,
 def rnn_backward_parts(hs, w_hh, mask, reverse, relu, unit, d_out, d_gi, d_w_hh, d_b_hh, d_h0):
     """rnn_backward_loop with the units split across cores (module docstring)."""
     T, B, H = d_gi.shape
-    G = H
     parts = (H + unit - 1) // unit
     tmp = np.empty_like(d_h0)
     for k in range(T - 1, -2, -1):
@@ -192,7 +191,7 @@ def rnn_backward_parts(hs, w_hh, mask, reverse, relu, unit, d_out, d_gi, d_w_hh,
                     else:
                         _zero(d_gi[t, b, lo:hi])
     h_prev = _h_prev(hs, reverse).reshape(T * B, H)
-    flat = d_gi.reshape(T * B, G)
+    flat = d_gi.reshape(T * B, H)
     for p in prange(parts):
         _finish_rows(flat, h_prev, d_w_hh, d_b_hh, p, parts)
 
