@@ -31,6 +31,9 @@ Compiler flags (gcc/clang), and why:
   one SIMD instruction instead of a libm call.
   Neither flag changes a single computed value, unlike ``-ffast-math``, which would
   let the compiler reorder sums and assume no NaN or inf ever occurs.
+* ``-fopenmp`` (``recurrent`` only, where the compiler builds and links an OpenMP
+  program): its split loops run the recurrence on OpenMP threads. Without it they run
+  on one thread and the backend never picks them.
 * ``-g0``: no debug information (Python's own CFLAGS ask for ``-g``). For the ~40,000
   lines of C that Cython generates per module it makes the build ~25% slower and the
   module five times larger, and nobody steps through that C in a debugger.
@@ -49,6 +52,7 @@ from setuptools.command.build_ext import build_ext
 from setuptools.errors import CCompilerError, CompileError, ExecError, LinkError, PlatformError
 
 MODULES = ["elementwise", "reduce", "matmul", "nn", "optim", "recurrent"]  # minigrad/backends/cython/<name>.pyx
+OPENMP_MODULES = {"recurrent"}  # its split loops run on OpenMP threads
 PACKAGE = "minigrad.backends.cython"
 
 NATIVE = os.environ.get("MINIGRAD_NATIVE", "") not in ("", "0")
@@ -56,6 +60,22 @@ X86_64 = platform.machine().lower() in ("x86_64", "amd64")
 FLAGS = ["-O3", "-fno-trapping-math", "-fno-math-errno", "-g0"] + (["-march=native"] if NATIVE else [])
 AVX2_FLAGS = [["-march=x86-64-v3"], ["-march=haswell"], ["-mavx2", "-mfma"]]  # the first this compiler takes
 BUILD_ERRORS = (CCompilerError, CompileError, ExecError, LinkError, PlatformError, OSError)
+
+
+def _openmp_flags(compiler):
+    """The flags that build and link an OpenMP program with this compiler, or None (the split
+    loops then run on one thread and the backend never chooses them)."""
+    flags = ["/openmp"] if compiler.compiler_type == "msvc" else ["-fopenmp"]
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "omp_probe.c")
+        with open(src, "w") as f:
+            f.write("#include <omp.h>\nint main(void) { return omp_get_max_threads() > 0 ? 0 : 1; }\n")
+        try:
+            objects = compiler.compile([src], output_dir=tmp, extra_postargs=flags)
+            compiler.link_executable(objects, "omp_probe", output_dir=tmp, extra_postargs=flags)
+        except Exception:
+            return None
+    return flags
 
 
 def _accepts(compiler, flags):
@@ -86,8 +106,12 @@ class BuildExt(build_ext):
         else:
             flags = [f for f in FLAGS if _accepts(self.compiler, [f])]
             avx2 = next((f for f in AVX2_FLAGS if _accepts(self.compiler, f)), None)
+        openmp = _openmp_flags(self.compiler)
         wanted = []
         for ext in self.extensions:
+            if openmp and ext.name.rsplit(".", 1)[-1] in OPENMP_MODULES:
+                ext.extra_compile_args = ext.extra_compile_args + openmp
+                ext.extra_link_args = ext.extra_link_args + openmp
             if getattr(ext, "avx2", False):
                 if avx2 is None:
                     continue  # no compiler support: the baseline build serves every CPU

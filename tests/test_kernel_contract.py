@@ -131,19 +131,22 @@ def test_a_composed_default_runs_on_the_backends_own_kernels():
 def test_cython_loops_carry_the_names_parameters_and_families_of_the_numba_loops():
     """One glue layer (backends/wrappers) drives both compiled loop sets: every numba loop
     has a Cython twin of the same name, parameters and family file, and nothing else --
-    except the loops that split work across numba's threads (the recurrences split by
-    hidden units, the threaded matmul), which Cython does not have."""
+    except numba's threaded matmul, which Cython does not have (its matmul is numpy's).
+    The recurrences split across threads (numba's recurrent_parallel.py) live in Cython's
+    recurrent.pyx, next to the one-thread loops whose helpers they share."""
     if not mg.available_backends()["cython"]["available"]:
         pytest.skip("cython extension not built")
     from minigrad.backends import loops
-    numba_only = {f"{m}_{d}_parts" for m in ("rnn", "lstm", "gru") for d in ("forward", "backward")}
-    numba_only.add("matmul_split")
     numba_loops = vars(loops.collect(loops.MODULES, compiled=False))
-    assert numba_only <= set(numba_loops)
-    numba_loops = {n: f for n, f in numba_loops.items() if n not in numba_only}
-    cython_loops = vars(get_backend("cython").loops)
+    assert "matmul_split" in numba_loops
+    numba_loops = {n: f for n, f in numba_loops.items() if n != "matmul_split"}
+    cython_loops = {n: f for n, f in vars(get_backend("cython").loops).items() if n != "threads"}
     assert set(cython_loops) == set(numba_loops)
+    assert {n for n in cython_loops if n.endswith("_parts")} == {f"{m}_{d}_parts" for m in ("rnn", "lstm", "gru")
+                                                                 for d in ("forward", "backward")}
+    family = {"recurrent_parallel": "recurrent"}
     for name, fn in numba_loops.items():
         twin = cython_loops[name]
         assert tuple(inspect.signature(twin["double"]).parameters) == tuple(inspect.signature(fn).parameters), name
-        assert twin.__module__.rsplit(".", 1)[-1] == fn.__module__.rsplit(".", 1)[-1], name
+        numba_family = fn.__module__.rsplit(".", 1)[-1]
+        assert twin.__module__.rsplit(".", 1)[-1] == family.get(numba_family, numba_family), name

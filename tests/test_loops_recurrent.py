@@ -24,23 +24,24 @@ needs_numba = pytest.mark.skipif(not REPORT["numba"]["available"], reason="numba
 GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
-@pytest.fixture(params=["numba", "numba-split", "cython"])
+@pytest.fixture(params=["numba", "numba-split", "cython", "cython-split"])
 def compiled(request, monkeypatch):
     """A backend whose recurrent kernels are compiled loops (numba's or Cython's).
 
-    "numba-split": numba with every sequence forced onto the loops that split the hidden
-    units across threads (loops/recurrent_parallel.py), chunks of ceil(H / threads) units."""
+    "-split": every sequence forced onto the loops that split the hidden units across
+    threads (loops/recurrent_parallel.py for numba, their OpenMP twins in
+    cython/recurrent.pyx), chunks of ceil(H / threads) units."""
     name = request.param.split("-")[0]
     info = REPORT[name]
     if not info["available"]:
         pytest.skip(f"{name} backend not available: {info['reason']}")
-    if request.param == "numba-split":
-        import numba
-        if numba.get_num_threads() < 2:
-            pytest.skip("numba runs one thread here: nothing to split across")
+    backend = backends.get_backend(name)
+    if request.param.endswith("-split"):
+        if backend.loops.threads() < 2:
+            pytest.skip(f"{name} runs one thread here: nothing to split across")
         monkeypatch.setenv("MINIGRAD_RNN_SPLIT", "1")
         monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    return backends.get_backend(name)
+    return backend
 
 
 # -------------------------------------------------------------- reference

@@ -1,17 +1,17 @@
-"""numba's two ways to run a recurrence and its threaded matmul.
+"""The two ways numba and Cython run a recurrence, and numba's threaded matmul.
 
 * the plan: which path ("split" across threads, or one BLAS call per step) a size takes,
   why, and the settings that change it (MINIGRAD_RNN_SPLIT, OMP_NUM_THREADS);
 * BLAS's thread count is restored after a split call or a threaded product;
 * the split loops (loops/recurrent_parallel.py) interpreted give the compiled loops'
-  numbers: the same source, as for every loop kernel;
+  numbers: the same source, as for every loop kernel; Cython's OpenMP twins give numba's;
 * finite differences through layers whose sequences run split;
 * ``threaded_matmul`` against numpy: row and column splits, transposed, batched,
   strided, integer and empty operands.
 
 Kernel-level parity of the split loops with the references (every mode, mask, reverse
 and dtype) is in test_loops_recurrent.py, whose ``compiled`` fixture runs them as
-"numba-split".
+"numba-split" and "cython-split".
 """
 import numpy as np
 import pytest
@@ -25,13 +25,26 @@ from minigrad.backends.wrappers.matmul import SPLIT_MIN_WORK, threaded_matmul
 pytestmark = pytest.mark.skipif(not mg.available_backends()["numba"]["available"], reason="numba not installed")
 
 
+def _threads(name):
+    """(backend name, its thread count); skipped where the backend is missing or has one thread."""
+    info = mg.available_backends()[name]
+    if not info["available"]:
+        pytest.skip(f"{name} backend not available: {info['reason']}")
+    n = get_backend(name).loops.threads()
+    if n < 2:
+        pytest.skip(f"{name} runs one thread here: nothing to split across")
+    return name, n
+
+
 @pytest.fixture
 def numba_threads():
-    import numba
-    n = numba.get_num_threads()
-    if n < 2:
-        pytest.skip("numba runs one thread here: nothing to split across")
-    return n
+    return _threads("numba")[1]
+
+
+@pytest.fixture(params=["numba", "cython"])
+def threaded(request):
+    """A backend with split loops (numba's threads or Cython's OpenMP), and its thread count."""
+    return _threads(request.param)
 
 
 @pytest.fixture
@@ -41,11 +54,12 @@ def auto(monkeypatch):
 
 
 # ------------------------------------------------------------------ the plan
-def test_plan_splits_large_steps_and_says_why(numba_threads, auto):
-    k = get_backend("numba")
+def test_plan_splits_large_steps_and_says_why(threaded, auto):
+    name, threads = threaded
+    k = get_backend(name)
     big = k.recurrent_plan("lstm", 32, 256)
-    assert big["path"] == "split" and big["threads"] == numba_threads
-    assert big["unit"] % _recurrent_plan.SPLIT_ALIGN == 0 and big["unit"] * numba_threads >= 256 > big["unit"]
+    assert big["path"] == "split" and big["threads"] == threads
+    assert big["unit"] % _recurrent_plan.SPLIT_ALIGN == 0 and big["unit"] * threads >= 256 > big["unit"]
     assert str(32 * 4 * 256 * 256) in big["why"]
     small = k.recurrent_plan("lstm", 1, 32)
     assert small["path"] == "blas" and small["unit"] == 0 and str(4 * 32 * 32) in small["why"]
@@ -56,20 +70,23 @@ def test_plan_splits_large_steps_and_says_why(numba_threads, auto):
     assert k.recurrent_plan("gru", b_min - 1, h)["path"] == "blas"
 
 
-def test_plan_settings(numba_threads, auto, monkeypatch):
-    k = get_backend("numba")
+def test_plan_settings(threaded, auto, monkeypatch):
+    name, threads = threaded
+    k = get_backend(name)
     monkeypatch.setenv("MINIGRAD_RNN_SPLIT", "0")
-    assert k.recurrent_plan("lstm", 32, 256) == dict(path="blas", threads=numba_threads, unit=0,
+    assert k.recurrent_plan("lstm", 32, 256) == dict(path="blas", threads=threads, unit=0,
                                                      why="MINIGRAD_RNN_SPLIT=0")
     monkeypatch.setenv("MINIGRAD_RNN_SPLIT", "1")  # forced: any size, unaligned chunks
     forced = k.recurrent_plan("rnn", 1, 5)
-    assert forced["path"] == "split" and forced["unit"] == -(-5 // numba_threads)
+    assert forced["path"] == "split" and forced["unit"] == -(-5 // threads)
     assert k.recurrent_plan("rnn", 1, 1)["path"] == "blas"  # one unit cannot be split
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # a user's thread limit wins
     assert k.recurrent_plan("lstm", 32, 256) == dict(path="blas", threads=1, unit=0, why="one thread")
     monkeypatch.setenv("MINIGRAD_RNN_SPLIT", "yes")
     with pytest.raises(ValueError, match="MINIGRAD_RNN_SPLIT='yes': expected auto, 0 or 1"):
         k.recurrent_plan("lstm", 32, 256)
+    with pytest.raises(ValueError, match="cell must be one of"):
+        k.recurrent_plan("LSTMCell", 32, 256)
 
 
 def test_python_backend_runs_one_blas_call_per_step():
@@ -80,21 +97,22 @@ def test_python_backend_runs_one_blas_call_per_step():
 
 
 # --------------------------------------------------------- BLAS's thread count
-def test_blas_thread_count_is_restored(numba_threads, auto, monkeypatch):
+def test_blas_thread_count_is_restored(threaded, auto, monkeypatch):
+    name, _ = threaded
     before = _blas_lib.get_num_threads()
     if before is None:
         pytest.skip("numpy's BLAS cannot say its thread count")
     _blas_lib.set_num_threads(2)
     try:
         monkeypatch.setenv("MINIGRAD_RNN_SPLIT", "1")
-        with mg.backend("numba"):
+        with mg.backend(name):
             layer = rnn.LSTM(8, 20)
             out, _ = layer(mg.randn(5, 3, 8))
             out.sum().backward()
             assert _blas_lib.get_num_threads() == 2
-            a = np.ones((600, 40), np.float32)
-            threaded_matmul({"f": get_backend("numba").loops}, a, a.T)
-            assert _blas_lib.get_num_threads() == 2
+        a = np.ones((600, 40), np.float32)
+        threaded_matmul({"f": get_backend("numba").loops}, a, a.T)
+        assert _blas_lib.get_num_threads() == 2
         with _blas_lib.single_threaded():
             assert _blas_lib.get_num_threads() == 1
         assert _blas_lib.get_num_threads() == 2
@@ -128,19 +146,65 @@ def test_split_loops_interpreted_match_compiled(reverse):
     assert np.all(results[0][0][2:, 1] == 0)  # padded steps give zero outputs
 
 
+@pytest.mark.parametrize("mode", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("H,unit", [(37, 16), (200, 128)])
+def test_cython_split_loops_match_numbas(mode, reverse, H, unit):
+    """Cython's OpenMP split loops and numba's give the same numbers (float64, to rounding):
+    masks, reverse, uneven splits (H = 37 in chunks of 16: 16, 16, 5, more chunks than
+    threads; H = 200 in 128 + 72), a batch large enough for BLAS, and at H = 200 the LSTM's
+    forward products in column blocks (B * H * 4U > 2^19)."""
+    if not mg.available_backends()["cython"]["available"]:
+        pytest.skip("cython extension not built")
+    rng = np.random.default_rng(4)
+    T, B = 4, 6
+    G = {"rnn": 1, "lstm": 4, "gru": 3}[mode] * H
+    mask = np.ones((T, B), bool)
+    mask[3:, 2] = False
+    w = rng.standard_normal((G, H)) * 0.3
+    gi, bias, b2 = rng.standard_normal((T, B, G)), rng.standard_normal(G) * 0.1, rng.standard_normal(G) * 0.1
+    d_out = rng.standard_normal((T, B, H))
+    results = []
+    for loops in (get_backend("numba").loops, get_backend("cython").loops):
+        hs, out = np.zeros((T + 1, B, H)), np.empty((T, B, H))
+        hs[0] = rng.standard_normal((B, H)) if not results else results[0][0][0]
+        grads = [np.empty((T, B, G)), np.empty((G, H)), np.empty(G), np.full((B, H), 0.1)]
+        if mode == "rnn":
+            loops.rnn_forward_parts(gi, w, bias, mask, reverse, False, unit, out, hs)
+            loops.rnn_backward_parts(hs, w, mask, reverse, False, unit, d_out, *grads)
+            saved = []
+        elif mode == "lstm":
+            cs, gates = np.zeros((T + 1, B, H)), np.empty((T, B, G))
+            cs[0] = 0.2
+            loops.lstm_forward_parts(gi, w, bias, mask, reverse, unit, out, hs, cs, gates)
+            grads.append(np.full((B, H), -0.1))
+            loops.lstm_backward_parts(gates, hs, cs, w, mask, reverse, unit, d_out, *grads)
+            saved = [cs, gates]
+        else:
+            gates, hn = np.empty((T, B, G)), np.empty((T, B, H))
+            loops.gru_forward_parts(gi, w, bias, b2, mask, reverse, unit, out, hs, gates, hn)
+            loops.gru_backward_parts(gates, hn, hs, w, mask, reverse, unit, d_out, *grads)
+            saved = [gates, hn]
+        results.append([hs, out] + saved + grads)
+    for got, want in zip(results[1], results[0]):
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12)
+    assert np.all(results[1][1][3:, 2] == 0) and np.any(results[1][1] != 0)
+
+
 # ------------------------------------------------------------- gradcheck
 @pytest.mark.parametrize("mode", ["RNN", "LSTM", "GRU"])
-def test_layer_gradcheck_with_split_sequences(numba_threads, monkeypatch, mode):
+def test_layer_gradcheck_with_split_sequences(threaded, monkeypatch, mode):
     """Finite differences through a bidirectional layer run split (H = 6 over the threads),
     with lengths (padded steps) in the batch."""
+    name, _ = threaded
     monkeypatch.setenv("MINIGRAD_RNN_SPLIT", "1")
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    with mg.backend("numba"):
+    with mg.backend(name):
         mg.manual_seed(0)
         layer = getattr(rnn, mode)(3, 6, bidirectional=True, dtype=mg.float64)
         rng = np.random.default_rng(1)
         x = mg.tensor(rng.standard_normal((4, 3, 3)), dtype=mg.float64, requires_grad=True)
-        assert get_backend("numba").recurrent_plan(mode.lower(), 3, 6)["path"] == "split"
+        assert get_backend(name).recurrent_plan(mode.lower(), 3, 6)["path"] == "split"
 
         def f(x, *params):
             out, _ = layer(x, lengths=[4, 2, 3])

@@ -45,7 +45,7 @@ def _specialisations(modules, ctype):
     found = {}
     for module in modules:
         for name, fn in vars(module).items():
-            if name.endswith("_loop") and hasattr(fn, "__signatures__"):  # a fused Cython function
+            if name.endswith(("_loop", "_parts")) and hasattr(fn, "__signatures__"):  # a fused Cython function
                 assert name not in found, f"two Cython loops named {name!r}"
                 found[name] = fn[ctype]
     return types.SimpleNamespace(**found)
@@ -58,10 +58,14 @@ def cython_backend():
     except ImportError as e:
         raise ImportError(f"the Cython extension is not built ({e}); `pip install -e .` builds it when a C "
                           "compiler is available") from None
+    from ..loops import recurrent_plan
     from ..wrappers import loop_backend
     from ..wrappers.matmul import loop_matmul
     L = {"f": _specialisations(modules, "float"), "d": _specialisations(modules, "double")}
-    loops = types.SimpleNamespace(**{n: getattr(m, n) for m in modules for n in vars(m) if n.endswith("_loop")})
+    threads = modules[FAMILIES.index("recurrent")].threads  # OpenMP's count: the recurrences split across cores
+    L["f"].threads = L["d"].threads = threads
+    loops = types.SimpleNamespace(**{n: getattr(m, n) for m in modules for n in vars(m)
+                                     if n.endswith(("_loop", "_parts"))}, threads=threads)
 
     def matmul_loop(a, b):
         """``a @ b`` by the hand-written Cython loop (float32/float64), for the benchmarks."""
@@ -69,4 +73,5 @@ def cython_backend():
 
     build = modules[0].BUILD  # elementwise.pyx reports how setup.py compiled it
     return loop_backend("cython", f"Cython kernels compiled ahead of time by setup.py ({build}; typed memoryviews, "
-                        "nogil); matmul via numpy/BLAS", L, extras={"loops": loops, "matmul_loop": matmul_loop})
+                        "nogil); matmul via numpy/BLAS", L, extras={"loops": loops, "matmul_loop": matmul_loop,
+                                                      "recurrent_plan": recurrent_plan(L)})

@@ -35,20 +35,32 @@ def collect(modules, compiled=True):
     return types.SimpleNamespace(**{n: (getattr(f, "py_func", f) if not compiled else f) for n, f in found.items()})
 
 
+def recurrent_plan(L):
+    """The backend's ``recurrent_plan(cell, batch, hidden, dtype="float32")``: which path a
+    sequence of that size takes, and why (wrappers/_recurrent_plan.py)."""
+    from ..wrappers._recurrent_plan import plan
+
+    def recurrent_plan(cell, batch, hidden, dtype="float32"):
+        """{"path": "split" or "blas", "threads", "unit", "why"} for a ``cell`` ("rnn", "lstm", "gru") sequence."""
+        if cell not in _GATES:
+            raise ValueError(f"recurrent_plan: cell must be one of {sorted(_GATES)}, got {cell!r}")
+        return plan(L, dtype, batch, hidden, _GATES[cell])
+    return recurrent_plan
+
+
 def numba_backend():
     """The "numba" backend: the loops compiled (on first use; the machine code is cached on disk)."""
     if not _jit.HAVE_NUMBA:
         raise ImportError("numba is not installed (pip install numba); the 'python' backend runs the same "
                           "loops without it")
     from ..wrappers import loop_backend
-    from ..wrappers._recurrent_plan import plan
     from ..wrappers.matmul import loop_matmul, threaded_matmul
     loops = collect(MODULES, compiled=True)
     loops.threads = _jit.numba.get_num_threads  # what lets the recurrences split across cores
+    loops.blas_on_caller = True  # every BLAS call of this backend runs on the calling thread (run_loop)
     L = {"f": loops, "d": loops}
     extras = {"loops": loops, "matmul_loop": lambda a, b: loop_matmul(loops.matmul_loop, a, b),
-              "recurrent_plan": lambda cell, batch, hidden, dtype="float32": plan(L, dtype, batch, hidden,
-                                                                                  _GATES[cell])}
+              "recurrent_plan": recurrent_plan(L)}
     return loop_backend("numba", "numba @njit loop kernels (compiled on first use, cached on disk)", L,
                         own_matmul=threaded_matmul, extras=extras)
 

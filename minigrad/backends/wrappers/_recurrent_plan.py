@@ -4,19 +4,18 @@ Two ways to run a sequence, chosen per call by ``plan``:
 
 * ``"blas"``: the loops of ``loops/recurrent.py`` (Cython's too), one BLAS call per step,
   which BLAS spreads over its own threads;
-* ``"split"``: the loops of ``loops/recurrent_parallel.py``, the hidden units split across
-  numba's threads, each core keeping its block of W_hh for the whole sequence, BLAS on
-  one thread inside each share (``_blas_lib.single_threaded``). Only a loop set that can
-  run threads says how many it has (``loops.threads``: numba's); the python and cython
-  backends always run "blas".
+* ``"split"``: the loops of ``loops/recurrent_parallel.py`` (numba's threads) or their
+  Cython twins (``cython/recurrent.pyx``, OpenMP threads), the hidden units split across
+  threads, each core keeping its block of W_hh for the whole sequence, BLAS on one
+  thread inside each share (``_blas_lib.single_threaded``). Only a loop set that can run
+  threads says how many it has (``loops.threads``); the python backend always runs "blas".
 
 ``MINIGRAD_RNN_SPLIT`` = ``auto`` (default: "split" from ``SPLIT_MIN_WORK`` on, with two
 threads or more, units in chunks of a multiple of ``SPLIT_ALIGN``), ``1`` (always where
 there are two threads and two units, chunks of ceil(H / threads): for tests and
-measurements) or ``0`` (never). The thread count
-is numba's (``NUMBA_NUM_THREADS``, ``numba.set_num_threads``), capped by
-``OMP_NUM_THREADS`` where that is set. docs/kernels.md has the measurements behind the
-threshold.
+measurements) or ``0`` (never). The thread count is numba's (``NUMBA_NUM_THREADS``,
+``numba.set_num_threads``) or OpenMP's (Cython), capped by ``OMP_NUM_THREADS`` where that
+is set. docs/kernels.md has the measurements behind the threshold.
 """
 import os
 
@@ -32,7 +31,7 @@ SPLIT_ALIGN = 16
 
 
 def loop_threads(loops):
-    """Threads the loop set can run on: numba's count, capped by OMP_NUM_THREADS; 1 without threads."""
+    """Threads the loop set can run on: numba's or OpenMP's count, capped by OMP_NUM_THREADS; 1 without threads."""
     count = getattr(loops, "threads", None)
     if count is None:
         return 1
@@ -72,14 +71,15 @@ def plan(L, dtype, batch, hidden, gates):
 def run_loop(L, dt, name, B, H, G, head, tail):
     """Call ``name``'s loop: ``name_parts(*head, unit, *tail)`` on the split path, else ``name_loop(*head, *tail)``."""
     loops = L[dt.char]
-    if not hasattr(loops, "threads"):  # python, cython: one loop, BLAS keeps its own threads
+    unit = plan(L, dt, B, H, G)["unit"] if hasattr(loops, "threads") else 0
+    if unit:  # each thread's share calls BLAS on that thread
+        with _blas_lib.single_threaded():
+            return getattr(loops, name + "_parts")(*head, unit, *tail)
+    if not getattr(loops, "blas_on_caller", False):  # python, cython: BLAS keeps its own threads
         return getattr(loops, name + "_loop")(*head, *tail)
     # numba: BLAS runs on the calling thread either way. Its threads would otherwise spin
     # after each step's product while numba's threads wait for the next matmul, and the
     # two pools take turns on the same cores (an LSTM layer step at (8, 100, 32, 64): 8 ms
     # instead of 2).
-    chosen = plan(L, dt, B, H, G)
     with _blas_lib.single_threaded():
-        if chosen["unit"]:
-            return getattr(loops, name + "_parts")(*head, chosen["unit"], *tail)
         return getattr(loops, name + "_loop")(*head, *tail)
