@@ -31,9 +31,9 @@ Compiler flags (gcc/clang), and why:
   one SIMD instruction instead of a libm call.
   Neither flag changes a single computed value, unlike ``-ffast-math``, which would
   let the compiler reorder sums and assume no NaN or inf ever occurs.
-* ``-fopenmp`` (``recurrent`` only, where the compiler builds and links an OpenMP
-  program): its split loops run the recurrence on OpenMP threads. Without it they run
-  on one thread and the backend never picks them.
+* ``-fopenmp`` (``recurrent`` and ``matmul``, where the compiler builds and links an
+  OpenMP program): their split loops run on OpenMP threads. Without it they run on one
+  thread and the backend never picks them.
 * ``-g0``: no debug information (Python's own CFLAGS ask for ``-g``). For the ~40,000
   lines of C that Cython generates per module it makes the build ~25% slower and the
   module five times larger, and nobody steps through that C in a debugger.
@@ -52,7 +52,7 @@ from setuptools.command.build_ext import build_ext
 from setuptools.errors import CCompilerError, CompileError, ExecError, LinkError, PlatformError
 
 MODULES = ["elementwise", "reduce", "matmul", "nn", "optim", "recurrent"]  # minigrad/backends/cython/<name>.pyx
-OPENMP_MODULES = {"recurrent"}  # its split loops run on OpenMP threads
+OPENMP_MODULES = {"recurrent", "matmul"}  # their split loops run on OpenMP threads
 PACKAGE = "minigrad.backends.cython"
 
 NATIVE = os.environ.get("MINIGRAD_NATIVE", "") not in ("", "0")

@@ -87,13 +87,12 @@ def test_cython_covers_every_kernel_numba_implements():
     if not report["numba"]["available"]:
         pytest.skip("numba backend not available")
     own = lambda name: set(kernel_names()) - set(report[name]["reuses"])  # noqa: E731
-    # matmul: numba splits products over its own threads (one pool with its split recurrences);
-    # Cython's recurrences use OpenBLAS's threads, so it multiplies with numpy's matmul
-    assert own("numba") - own("cython") == {"matmul"}, "kernels numba compiles that cython reuses from numpy"
+    assert own("numba") - own("cython") == set(), "kernels numba compiles that cython reuses from numpy"
     assert own("cython") - own("numba") == set(), "kernels cython compiles that numba reuses from numpy"
     recurrent = {f"{m}_{d}" for m in ("rnn", "lstm", "gru") for d in ("forward", "backward")}
     assert recurrent <= own("cython"), "the fused recurrent kernels are cython/recurrent.pyx's"
-    assert report["cython"]["reuses"]["matmul"] == "numpy"  # BLAS through np.matmul, stated in the docstring
+    # matmul: both split products over their own threads (one pool with their split recurrences)
+    assert "matmul" in own("cython") and "matmul" in own("numba")
 
 
 # --------------------------------------------------------------------- elementwise

@@ -130,20 +130,18 @@ def test_a_composed_default_runs_on_the_backends_own_kernels():
 
 def test_cython_loops_carry_the_names_parameters_and_families_of_the_numba_loops():
     """One glue layer (backends/wrappers) drives both compiled loop sets: every numba loop
-    has a Cython twin of the same name, parameters and family file, and nothing else --
-    except numba's threaded matmul, which Cython does not have (its matmul is numpy's).
+    has a Cython twin of the same name, parameters and family file, and nothing else.
     The recurrences split across threads (numba's recurrent_parallel.py) live in Cython's
     recurrent.pyx, next to the one-thread loops whose helpers they share."""
     if not mg.available_backends()["cython"]["available"]:
         pytest.skip("cython extension not built")
     from minigrad.backends import loops
     numba_loops = vars(loops.collect(loops.MODULES, compiled=False))
-    assert "matmul_split" in numba_loops
-    numba_loops = {n: f for n, f in numba_loops.items() if n != "matmul_split"}
     cython_loops = {n: f for n, f in vars(get_backend("cython").loops).items() if n != "threads"}
     assert set(cython_loops) == set(numba_loops)
     assert {n for n in cython_loops if n.endswith("_parts")} == {f"{m}_{d}_parts" for m in ("rnn", "lstm", "gru")
                                                                  for d in ("forward", "backward")}
+    assert "matmul_split" in cython_loops
     family = {"recurrent_parallel": "recurrent"}
     for name, fn in numba_loops.items():
         twin = cython_loops[name]

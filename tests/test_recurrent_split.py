@@ -214,9 +214,18 @@ def test_layer_gradcheck_with_split_sequences(threaded, monkeypatch, mode):
 
 
 # ------------------------------------------------------------- threaded matmul
-def _numba_L():
-    loops = get_backend("numba").loops
+def _split_L(name):
+    loops = get_backend(name).loops
     return {"f": loops, "d": loops}
+
+
+@pytest.fixture(params=["numba", "cython"])
+def split_L(request):
+    """The loop set of a backend whose matmul splits products across its threads."""
+    info = mg.available_backends()[request.param]
+    if not info["available"]:
+        pytest.skip(f"{request.param} backend not available: {info['reason']}")
+    return _split_L(request.param)
 
 
 CASES = [
@@ -230,19 +239,19 @@ CASES = [
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("sa,sb,ta,tb", CASES)
-def test_threaded_matmul_matches_numpy(dtype, sa, sb, ta, tb):
+def test_threaded_matmul_matches_numpy(split_L, dtype, sa, sb, ta, tb):
     rng = np.random.default_rng(7)
     a, b = rng.standard_normal(sa).astype(dtype), rng.standard_normal(sb).astype(dtype)
     a, b = (a.T if ta else a), (b.T if tb else b)
-    got = threaded_matmul(_numba_L(), a, b)
+    got = threaded_matmul(split_L, a, b)
     want = a.astype(np.float64) @ b.astype(np.float64)
     assert got.dtype == dtype and got.shape == want.shape
     tol = 1e-4 if dtype == np.float32 else 1e-11
     np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
 
 
-def test_threaded_matmul_batched_strided_integer_and_empty():
-    L = _numba_L()
+def test_threaded_matmul_batched_strided_integer_and_empty(split_L):
+    L = split_L
     rng = np.random.default_rng(8)
     a3 = rng.standard_normal((6, 50, 64)).astype(np.float32)  # leading axes fold into the rows
     w = rng.standard_normal((64, 80)).astype(np.float32)
@@ -250,6 +259,10 @@ def test_threaded_matmul_batched_strided_integer_and_empty():
     np.testing.assert_allclose(threaded_matmul(L, a3, w), a3 @ w, rtol=1e-4, atol=1e-4)
     strided = rng.standard_normal((300, 128))[:, ::2]  # no BLAS form: copied first
     np.testing.assert_allclose(threaded_matmul(L, strided, strided.T), strided @ strided.T, rtol=1e-11)
+    wide = rng.standard_normal((700, 100))
+    block = wide[:, 10:50]  # a column block: contiguous rows 100 apart, read in place
+    np.testing.assert_allclose(threaded_matmul(L, block, wide[:40, 60:]), block @ wide[:40, 60:], rtol=1e-11)
+    np.testing.assert_allclose(threaded_matmul(L, block.T, wide[:, :30]), block.T @ wide[:, :30], rtol=1e-11)
     ai, bi = rng.integers(-5, 5, (4, 3)), rng.integers(-5, 5, (3, 2))
     assert np.array_equal(threaded_matmul(L, ai, bi), ai @ bi)
     mixed = threaded_matmul(L, a3[0].astype(np.float64), w)  # float64 @ float32: numpy's promotion
@@ -263,10 +276,10 @@ def test_threaded_matmul_batched_strided_integer_and_empty():
         threaded_matmul(L, np.zeros((3, 4)), np.zeros((5, 2)))
 
 
-def test_threaded_matmul_propagates_nan_and_inf():
+def test_threaded_matmul_propagates_nan_and_inf(split_L):
     a = np.ones((700, 40), np.float32)
     a[3, 5], a[600, 0] = np.nan, np.inf
-    got = threaded_matmul(_numba_L(), a, np.ones((40, 30), np.float32))
+    got = threaded_matmul(split_L, a, np.ones((40, 30), np.float32))
     with np.errstate(invalid="ignore"):
         want = a @ np.ones((40, 30), np.float32)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))

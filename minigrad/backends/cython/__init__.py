@@ -40,12 +40,17 @@ def _import_families():
     return [importlib.import_module(f"{__name__}.{f}") for f in FAMILIES]
 
 
+def _is_loop(name):
+    """A kernel of the contract's loop set (the module's other functions are its plumbing)."""
+    return name.endswith(("_loop", "_parts")) or name == "matmul_split"
+
+
 def _specialisations(modules, ctype):
     """Every loop of the modules in its ``ctype`` ("float" or "double") version."""
     found = {}
     for module in modules:
         for name, fn in vars(module).items():
-            if name.endswith(("_loop", "_parts")) and hasattr(fn, "__signatures__"):  # a fused Cython function
+            if _is_loop(name) and hasattr(fn, "__signatures__"):  # a fused Cython function
                 assert name not in found, f"two Cython loops named {name!r}"
                 found[name] = fn[ctype]
     return types.SimpleNamespace(**found)
@@ -60,12 +65,14 @@ def cython_backend():
                           "compiler is available") from None
     from ..loops import recurrent_plan
     from ..wrappers import loop_backend
-    from ..wrappers.matmul import loop_matmul
+    from ..wrappers.matmul import loop_matmul, threaded_matmul
     L = {"f": _specialisations(modules, "float"), "d": _specialisations(modules, "double")}
-    threads = modules[FAMILIES.index("recurrent")].threads  # OpenMP's count: the recurrences split across cores
-    L["f"].threads = L["d"].threads = threads
-    loops = types.SimpleNamespace(**{n: getattr(m, n) for m in modules for n in vars(m)
-                                     if n.endswith(("_loop", "_parts"))}, threads=threads)
+    threads = modules[FAMILIES.index("recurrent")].threads  # OpenMP's count: products and recurrences split
+    for ns in L.values():
+        ns.threads = threads
+        ns.blas_on_caller = True  # every BLAS call of this backend runs on the calling thread (one pool)
+    loops = types.SimpleNamespace(**{n: getattr(m, n) for m in modules for n in vars(m) if _is_loop(n)},
+                                  threads=threads)
 
     def matmul_loop(a, b):
         """``a @ b`` by the hand-written Cython loop (float32/float64), for the benchmarks."""
@@ -73,5 +80,5 @@ def cython_backend():
 
     build = modules[0].BUILD  # elementwise.pyx reports how setup.py compiled it
     return loop_backend("cython", f"Cython kernels compiled ahead of time by setup.py ({build}; typed memoryviews, "
-                        "nogil); matmul via numpy/BLAS", L, extras={"loops": loops, "matmul_loop": matmul_loop,
-                                                      "recurrent_plan": recurrent_plan(L)})
+                        "nogil); matmul: numpy's BLAS split across OpenMP threads", L, own_matmul=threaded_matmul,
+                        extras={"loops": loops, "matmul_loop": matmul_loop, "recurrent_plan": recurrent_plan(L)})

@@ -33,7 +33,6 @@ accepted by an ``unsigned char`` memoryview. Where mask[t, b] is False the state
 carried unchanged, the output is 0 and the saved gates are 0. ``reverse`` walks
 t = T-1 .. 0; hs/cs are indexed by steps processed (hs[k]), gates/out/d_gi by time t.
 """
-from libc.stdint cimport int64_t
 from libc.stdlib cimport free
 from libc.string cimport memcpy, memset
 from cython.parallel cimport parallel
@@ -41,110 +40,11 @@ from cython.parallel cimport parallel
 from minigrad.backends.cython._common cimport real, scratch, sigmoid_r, tanh_r
 
 cdef enum:
-    LOOP_MAX_ROWS = 2  # a product with this many rows or fewer runs the plain loop (loops/recurrent.py)
     SMALL_GEMM = 1 << 19  # the split loops' products in column blocks of at most this many multiply-adds ...
     SMALL_GEMM_COLS = 16  # ... and at least this many columns (loops/recurrent.py, _matmul_blocks)
-    ROW_MAJOR = 101    # the CBLAS enum values
-    NO_TRANS = 111
-    TRANS = 112
 
 
-# ------------------------------------------------------------------ BLAS
-# cblas_?gemm(order, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
-# c = alpha op(a) op(b) + beta c. The three CBLAS enums are C ``int``s in both ABIs.
-ctypedef void (*sgemm32_t)(int, int, int, int, int, int, float, const float*, int, const float*, int,
-                           float, float*, int) noexcept nogil
-ctypedef void (*sgemm64_t)(int, int, int, int64_t, int64_t, int64_t, float, const float*, int64_t,
-                           const float*, int64_t, float, float*, int64_t) noexcept nogil
-ctypedef void (*dgemm32_t)(int, int, int, int, int, int, double, const double*, int, const double*, int,
-                           double, double*, int) noexcept nogil
-ctypedef void (*dgemm64_t)(int, int, int, int64_t, int64_t, int64_t, double, const double*, int64_t,
-                           const double*, int64_t, double, double*, int64_t) noexcept nogil
-
-# Exactly one pair is set when a BLAS was found (both NULL otherwise).
-cdef sgemm32_t _sgemm32 = NULL
-cdef dgemm32_t _dgemm32 = NULL
-cdef sgemm64_t _sgemm64 = NULL
-cdef dgemm64_t _dgemm64 = NULL
-
-
-def set_blas(size_t sgemm, size_t dgemm, int int_bits):
-    """Call cblas_sgemm/cblas_dgemm at these addresses (0, 0: no BLAS; every product is a loop).
-
-    ``int_bits`` is the width of the sizes the functions take: 32 (LP64) or 64 (ILP64).
-    The addresses must stay valid as long as the kernels run: the library must stay loaded.
-    Not to be called while a kernel runs in another thread (the kernels release the GIL
-    and decide once per call whether the step products go to BLAS).
-    """
-    global _sgemm32, _dgemm32, _sgemm64, _dgemm64
-    if int_bits != 32 and int_bits != 64:
-        raise ValueError(f"set_blas: int_bits must be 32 or 64, got {int_bits}")
-    _sgemm32, _dgemm32, _sgemm64, _dgemm64 = NULL, NULL, NULL, NULL
-    if sgemm == 0 or dgemm == 0:
-        return
-    if int_bits == 64:
-        _sgemm64, _dgemm64 = <sgemm64_t>sgemm, <dgemm64_t>dgemm
-    else:
-        _sgemm32, _dgemm32 = <sgemm32_t>sgemm, <dgemm32_t>dgemm
-
-
-def have_blas():
-    """True if the products go to BLAS (for more than LOOP_MAX_ROWS rows)."""
-    return _sgemm64 != NULL or _sgemm32 != NULL
-
-
-cdef inline bint _uses_blas(Py_ssize_t rows) noexcept nogil:
-    return rows > LOOP_MAX_ROWS and (_sgemm64 != NULL or _sgemm32 != NULL)
-
-
-cdef void _gemm_loop(bint ta, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const real* a, Py_ssize_t lda,
-                     const real* b, Py_ssize_t ldb, real* c, Py_ssize_t ldc) noexcept nogil:
-    """c (m, n) = op(a) @ b by plain loops: c[i, :] += op(a)[i, p] * b[p, :], a contiguous
-    row of b scaled into a row of c, the order whose inner loop vectorises (numba's gemm_loop).
-    ``ld*``: the distance between rows of each operand, as in BLAS."""
-    cdef Py_ssize_t i, j, p
-    cdef real s
-    cdef real* ci
-    cdef const real* bp
-    for i in range(m):
-        ci = c + i * ldc
-        for j in range(n):
-            ci[j] = 0
-        for p in range(k):
-            s = a[p * lda + i] if ta else a[i * lda + p]
-            bp = b + p * ldb
-            for j in range(n):
-                ci[j] += s * bp[j]
-
-
-cdef void _gemm(bint ta, bint tb, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k, const real* a, Py_ssize_t lda,
-                const real* b, Py_ssize_t ldb, real* c, Py_ssize_t ldc) noexcept nogil:
-    """c (m, n) = op(a) @ op(b), op = transpose where the flag is set; row-major, rows of each
-    operand ``ld*`` numbers apart (so a column block of a wider array is an operand too).
-
-    BLAS when c has more than LOOP_MAX_ROWS rows and a BLAS was found, else the plain loop,
-    which takes b untransposed: callers that may land there pass tb = False.
-    """
-    cdef int ta_ = TRANS if ta else NO_TRANS, tb_ = TRANS if tb else NO_TRANS
-    cdef Py_ssize_t i
-    if m == 0 or n == 0:
-        return
-    if k == 0:  # an empty sum (BLAS may leave c untouched when k = 0)
-        for i in range(m):
-            memset(c + i * ldc, 0, n * sizeof(real))
-        return
-    if not _uses_blas(m):
-        _gemm_loop(ta, m, n, k, a, lda, b, ldb, c, ldc)
-    elif real is float:
-        if _sgemm64 != NULL:
-            _sgemm64(ROW_MAJOR, ta_, tb_, m, n, k, 1, a, lda, b, ldb, 0, c, ldc)
-        else:
-            _sgemm32(ROW_MAJOR, ta_, tb_, <int>m, <int>n, <int>k, 1, a, <int>lda, b, <int>ldb, 0, c, <int>ldc)
-    else:
-        if _dgemm64 != NULL:
-            _dgemm64(ROW_MAJOR, ta_, tb_, m, n, k, 1, a, lda, b, ldb, 0, c, ldc)
-        else:
-            _dgemm32(ROW_MAJOR, ta_, tb_, <int>m, <int>n, <int>k, 1, a, <int>lda, b, <int>ldb, 0, c, <int>ldc)
+include "_blas.pxi"  # _gemm: numpy's own cblas_?gemm through C pointers, or a plain loop
 
 
 cdef inline void _step_product(const real* h, const real* w_t, real* out, Py_ssize_t B, Py_ssize_t G,
@@ -641,34 +541,7 @@ def gru_backward_loop(const real[:, :, ::1] gates, const real[:, :, ::1] hn, con
 # wrapper sets that for the call (wrappers/_recurrent_plan.py). Built without OpenMP
 # (a compiler without -fopenmp), the region runs on one thread, ``threads()`` says 1 and
 # the wrapper never picks these loops.
-cdef extern from *:
-    """
-    #ifdef _OPENMP
-    #include <omp.h>
-    static int mg_max_threads(void) { return omp_get_max_threads(); }
-    static int mg_thread(void) { return omp_get_thread_num(); }
-    static int mg_team(void) { return omp_get_num_threads(); }
-    static void mg_barrier(void) {
-        #pragma omp barrier
-    }
-    #else
-    static int mg_max_threads(void) { return 1; }
-    static int mg_thread(void) { return 0; }
-    static int mg_team(void) { return 1; }
-    static void mg_barrier(void) {}
-    #endif
-    """
-    int mg_max_threads() noexcept nogil  # threads a region would get (OMP_NUM_THREADS, else the cores)
-    int mg_thread() noexcept nogil       # this thread's number in its region, 0 ..
-    int mg_team() noexcept nogil         # the threads in this region
-    void mg_barrier() noexcept nogil     # wait until every thread of the region is here (an orphaned
-                                         # "omp barrier": it binds to the region it is called in)
-
-
-def threads():
-    """How many threads the split loops run on: OpenMP's count (OMP_NUM_THREADS, else one per
-    core); 1 when this module was built without OpenMP."""
-    return mg_max_threads()
+include "_openmp.pxi"  # mg_thread, mg_team, mg_barrier, threads()
 
 
 cdef Py_ssize_t _parts(Py_ssize_t H, Py_ssize_t unit) except -1:
@@ -944,11 +817,3 @@ def gru_backward_parts(const real[:, :, ::1] gates, const real[:, :, ::1] hn, co
                     p = p + mg_team()
     finally:
         free(tmp)
-
-
-# numpy's own BLAS, found once at import (a plain loop does every product if there is none).
-from minigrad.backends._blas_lib import gemm_addresses
-
-_found = gemm_addresses()
-if _found is not None:
-    set_blas(*_found)

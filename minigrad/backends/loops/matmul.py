@@ -19,6 +19,8 @@ How each backend multiplies:
   SciPy, which loads a second OpenBLAS.
   Compiled code that needs a product *inside* a loop (the fused recurrent kernels, one
   product per time step) calls the same BLAS through ``loops/_blas.py``.
+* ``"cython"`` does the same with OpenMP's threads (``cython/matmul.pyx``), for the same
+  reason: its recurrences split over OpenMP's threads (``cython/recurrent.pyx``).
 * ``"python"`` runs ``matmul_loop`` uncompiled: an interpreter cannot call BLAS "by hand",
   and the point of that backend is to show what the loop costs without a compiler.
 * the benchmark harness times ``matmul_loop`` compiled against numpy's BLAS and against

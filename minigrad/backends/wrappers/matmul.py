@@ -1,7 +1,7 @@
 """Matrix products of the loop backends: the hand-written loop with numpy's ``@`` semantics.
 
-numba multiplies on its own threads, one single-threaded OpenBLAS call per thread
-(``threaded_matmul`` below; ``loops/matmul.py`` says why); the python backend, which
+numba and Cython multiply on their own threads (numba's, OpenMP's), one single-threaded
+OpenBLAS call per thread (``threaded_matmul`` below; ``loops/matmul.py`` says why); the python backend, which
 cannot call BLAS from an interpreted loop, multiplies with ``matmul_loop`` run
 uncompiled (``interpreted_matmul``). Both also offer ``matmul_loop(a, b)`` outside the contract, for the
 benchmarks that time the loop against BLAS (``loops/matmul.py`` says why BLAS wins).
@@ -71,7 +71,8 @@ def _blas_operand(x):
 
 
 def threaded_matmul(L, a, b):
-    """numba's ``matmul``: float products of (..., M, K) @ (K, N) split across numba's threads.
+    """numba's and Cython's ``matmul``: float products of (..., M, K) @ (K, N) split across the
+    loop set's threads (``loops.matmul_split``: numba's, or OpenMP's).
 
     Leading axes of a fold into M (one product instead of one per batch entry); a
     transposed operand is read as such (BLAS's transpose flag), not copied. Everything
