@@ -564,6 +564,27 @@ cdef void _pack_rows(const real* w_hh, Py_ssize_t H, Py_ssize_t nq, Py_ssize_t l
                 block[i * nq * U + q * U + u] = row[i]
 
 
+cdef void _pack_mine(const real* w_hh, Py_ssize_t H, Py_ssize_t nq, Py_ssize_t unit, Py_ssize_t parts,
+                     real* packed) noexcept nogil:
+    """Inside the region: this thread packs the blocks of its chunks (packed + nq*H*lo each),
+    so each block is first touched, and then read every step, by the core that owns it."""
+    cdef Py_ssize_t p = mg_thread(), lo
+    while p < parts:
+        lo = p * unit
+        _pack_rows(w_hh, H, nq, lo, min(H, lo + unit), packed + nq * H * lo)
+        p = p + mg_team()
+
+
+cdef inline real* _units_product(const real* h, const real* packed, real* pre_all, Py_ssize_t B, Py_ssize_t H,
+                                 Py_ssize_t nq, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """Chunk lo .. hi's pre-activations (B, nq*U) = h_{t-1} (B, H) @ its packed block (H, nq*U),
+    in its slice of the scratch (pre_all + B*nq*lo); returns that slice."""
+    cdef Py_ssize_t n = nq * (hi - lo)
+    cdef real* pre = pre_all + B * nq * lo
+    _gemm_blocks(B, n, H, h, H, packed + nq * H * lo, n, pre, n)
+    return pre
+
+
 def rnn_forward_parts(const real[:, :, ::1] gi, const real[:, ::1] w_hh, const real[::1] bias,
                       const unsigned char[:, ::1] mask, bint reverse, bint relu, Py_ssize_t unit,
                       real[:, :, ::1] out, real[:, :, ::1] hs):
@@ -577,18 +598,13 @@ def rnn_forward_parts(const real[:, :, ::1] gi, const real[:, ::1] w_hh, const r
     cdef real* pre
     try:
         with nogil, parallel(num_threads=parts):
-            p = mg_thread()
-            while p < parts:  # each core packs its own block (it stays in that core's cache)
-                lo, hi = p * unit, min(H, p * unit + unit)
-                _pack_rows(&w_hh[0, 0], H, 1, lo, hi, packed + H * lo)
-                p = p + mg_team()
+            _pack_mine(&w_hh[0, 0], H, 1, unit, parts, packed)
             for k in range(T):
                 t = T - 1 - k if reverse else k
                 p = mg_thread()
                 while p < parts:
                     lo, hi = p * unit, min(H, p * unit + unit)
-                    U, pre = hi - lo, pre_all + B * lo
-                    _gemm_blocks(B, U, H, &hs[k, 0, 0], H, packed + H * lo, U, pre, U)
+                    U, pre = hi - lo, _units_product(&hs[k, 0, 0], packed, pre_all, B, H, 1, lo, hi)
                     for b in range(B):
                         if mask[t, b]:
                             _rnn_row(pre + b * U, &gi[t, b, lo], &bias[lo], relu, &hs[k + 1, b, lo],
@@ -614,18 +630,13 @@ def lstm_forward_parts(const real[:, :, ::1] gi, const real[:, ::1] w_hh, const 
     cdef real* pre
     try:
         with nogil, parallel(num_threads=parts):
-            p = mg_thread()
-            while p < parts:
-                lo, hi = p * unit, min(H, p * unit + unit)
-                _pack_rows(&w_hh[0, 0], H, 4, lo, hi, packed + G * lo)
-                p = p + mg_team()
+            _pack_mine(&w_hh[0, 0], H, 4, unit, parts, packed)
             for k in range(T):
                 t = T - 1 - k if reverse else k
                 p = mg_thread()
                 while p < parts:
                     lo, hi = p * unit, min(H, p * unit + unit)
-                    U, pre = hi - lo, pre_all + B * 4 * lo
-                    _gemm_blocks(B, 4 * U, H, &hs[k, 0, 0], H, packed + G * lo, 4 * U, pre, 4 * U)
+                    U, pre = hi - lo, _units_product(&hs[k, 0, 0], packed, pre_all, B, H, 4, lo, hi)
                     for b in range(B):
                         if mask[t, b]:
                             _lstm_row(pre + b * 4 * U, U, &gates[t, b, lo], H, &gi[t, b, lo], &bias[lo],
@@ -653,18 +664,13 @@ def gru_forward_parts(const real[:, :, ::1] gi, const real[:, ::1] w_hh, const r
     cdef real* pre
     try:
         with nogil, parallel(num_threads=parts):
-            p = mg_thread()
-            while p < parts:
-                lo, hi = p * unit, min(H, p * unit + unit)
-                _pack_rows(&w_hh[0, 0], H, 3, lo, hi, packed + G * lo)
-                p = p + mg_team()
+            _pack_mine(&w_hh[0, 0], H, 3, unit, parts, packed)
             for k in range(T):
                 t = T - 1 - k if reverse else k
                 p = mg_thread()
                 while p < parts:
                     lo, hi = p * unit, min(H, p * unit + unit)
-                    U, pre = hi - lo, pre_all + B * 3 * lo
-                    _gemm_blocks(B, 3 * U, H, &hs[k, 0, 0], H, packed + G * lo, 3 * U, pre, 3 * U)
+                    U, pre = hi - lo, _units_product(&hs[k, 0, 0], packed, pre_all, B, H, 3, lo, hi)
                     for b in range(B):
                         if mask[t, b]:
                             _gru_row(pre + b * 3 * U, U, &gates[t, b, lo], H, &gi[t, b, lo], &b_ih[lo], &b_hh[lo],
