@@ -7,12 +7,15 @@
   numbers: the same source, as for every loop kernel; Cython's OpenMP twins give numba's;
 * finite differences through layers whose sequences run split;
 * ``threaded_matmul`` against numpy: row and column splits, transposed, batched,
-  strided, integer and empty operands.
+  strided, integer and empty operands;
+* a forked child trains on one thread (OpenMP's threads do not survive fork()).
 
 Kernel-level parity of the split loops with the references (every mode, mask, reverse
 and dtype) is in test_loops_recurrent.py, whose ``compiled`` fixture runs them as
 "numba-split" and "cython-split".
 """
+import os
+
 import numpy as np
 import pytest
 
@@ -284,3 +287,43 @@ def test_threaded_matmul_propagates_nan_and_inf(split_L):
         want = a @ np.ones((40, 30), np.float32)
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+
+
+# ------------------------------------------------------------- fork
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork() on this platform")
+def test_a_forked_child_trains_on_one_thread(threaded, monkeypatch):
+    """GNU OpenMP's threads do not survive fork(): after the parent has used them, a child
+    that entered a parallel region would hang (Cython) or be terminated (numba). A forked
+    child runs the one-thread paths instead, and says so in the plan."""
+    import time
+    name, _ = threaded
+    monkeypatch.setenv("MINIGRAD_RNN_SPLIT", "1")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+
+    def step():
+        with mg.backend(name):
+            layer = rnn.LSTM(4, 32)
+            out, _ = layer(mg.randn(5, 3, 4))
+            (out.sum() + (mg.randn(700, 40) @ mg.randn(40, 30)).sum()).backward()  # a threaded product too
+
+    step()  # the parent's OpenMP threads are up
+    assert get_backend(name).recurrent_plan("lstm", 3, 32)["path"] == "split"
+    pid = os.fork()
+    if pid == 0:  # the child: exit 0 only if it trained, on one thread
+        code = 1
+        try:
+            step()
+            plan = get_backend(name).recurrent_plan("lstm", 3, 32)
+            code = 0 if plan["path"] == "blas" and "forked child" in plan["why"] else 2
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child did not finish its training step within 60 s")

@@ -29,11 +29,27 @@ SPLIT_MIN_WORK = 1 << 19
 # Units per core come in multiples of this: one AVX-512 vector of float32.
 SPLIT_ALIGN = 16
 
+# GNU OpenMP, which runs numba's threads here and Cython's, does not survive fork(): a
+# child that enters a parallel region waits forever for threads that stayed in the
+# parent (Cython) or is terminated (numba). A forked child (multiprocessing's default on
+# Linux) therefore runs every loop on its one thread.
+_forked = False
+
+
+def _in_forked_child():
+    global _forked
+    _forked = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_in_forked_child)
+
 
 def loop_threads(loops):
-    """Threads the loop set can run on: numba's or OpenMP's count, capped by OMP_NUM_THREADS; 1 without threads."""
+    """Threads the loop set can run on: numba's or OpenMP's count, capped by OMP_NUM_THREADS; 1 without
+    threads, and in a forked child."""
     count = getattr(loops, "threads", None)
-    if count is None:
+    if count is None or _forked:
         return 1
     n = int(count())
     omp = os.environ.get("OMP_NUM_THREADS", "").strip()
@@ -57,7 +73,9 @@ def plan(L, dtype, batch, hidden, gates):
         unit = -(-unit // SPLIT_ALIGN) * SPLIT_ALIGN
     work = batch * gates * hidden * hidden
     if not hasattr(loops, "lstm_forward_parts") or threads < 2:
-        return dict(path="blas", threads=threads, unit=0, why="one thread" if threads < 2 else "no split loops")
+        why = "no split loops" if threads >= 2 else ("one thread: a forked child (OpenMP's threads stay in the "
+                                                      "parent)" if _forked else "one thread")
+        return dict(path="blas", threads=threads, unit=0, why=why)
     if setting == "0":
         return dict(path="blas", threads=threads, unit=0, why=f"{SPLIT_ENV}=0")
     if unit >= hidden:
