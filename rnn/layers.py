@@ -13,7 +13,10 @@ bidirectional else 1, L = num_layers:
 ``lengths`` (B,) integers in [1, T] describe a padded batch: sequence b occupies steps
 0..lengths[b]-1. Outputs past a sequence's end are zero, h_n/c_n hold the state at its
 last real step, the reverse direction starts at that step, and padding contributes
-nothing to any gradient.
+nothing to any gradient. ``mask`` describes any padding instead (Keras's masks, e.g.
+padding before the sequence): booleans shaped like the input's first two axes, (B, T)
+with batch_first, (T, B) without, (T,) unbatched, False at padded steps. A padded step
+outputs zero and carries the state unchanged.
 
 What a call returns. By default PyTorch's pair, ``output, h_n`` (an LSTM: ``output,
 (h_n, c_n)``). Keras's two switches make a layer usable inside ``nn.Sequential``, which
@@ -90,7 +93,7 @@ class _RNNBase(nn.Module):
         return tuple(ps) if self.bias else (ps[0], ps[1], None, None)
 
     # ----------------------------------------------------------- validation
-    def _prepare(self, x, hx, lengths):
+    def _prepare(self, x, hx, lengths, mask=None):
         name = type(self).__name__
         if not isinstance(x, mg.Tensor):
             raise TypeError(f"{name}: input must be a Tensor, got {type(x).__name__}")
@@ -121,10 +124,12 @@ class _RNNBase(nn.Module):
             states[k] = s.unsqueeze(1) if unbatched else s
         if lengths is not None:
             lengths = _check_lengths(name, lengths, b, t)
-        return x, states, lengths, unbatched
+        if mask is not None:
+            mask = _check_mask(name, mask, lengths, unbatched, self.batch_first, t, b)
+        return x, states, lengths, mask, unbatched
 
     # ------------------------------------------------------------- forward
-    def forward(self, x, hx=None, lengths=None):
+    def forward(self, x, hx=None, lengths=None, mask=None):
         """Run the layer (shapes and return values in the module docstring).
 
         With ``fused=False`` the layer also keeps ``self.step_states``: for every layer and
@@ -135,10 +140,12 @@ class _RNNBase(nn.Module):
         ``for t, h in enumerate(lstm.step_states[-1]): h.register_hook(...)``, then
         ``loss.backward()``. The fused path keeps no per-step tensors (None).
         """
-        x, states, lengths, unbatched = self._prepare(x, hx, lengths)
+        x, states, lengths, step_mask, unbatched = self._prepare(x, hx, lengths, mask)
         t, b, _ = x.shape
         zeros = mg.zeros(b, self.hidden_size, dtype=x.dtype, device=x.device)
-        mask = None if lengths is None or self.fused else _step_masks(lengths, t, x)
+        if step_mask is None and lengths is not None:
+            step_mask = np.arange(t)[:, None] < lengths[None, :]
+        mask = None if step_mask is None or self.fused else _step_masks(step_mask, x)
         self.step_states = None if self.fused else []
         finals = [[] for _ in states]
         layer_in = x
@@ -147,7 +154,7 @@ class _RNNBase(nn.Module):
             for d in range(self.num_directions):
                 k = layer * self.num_directions + d
                 init = [zeros if s is None else s[k] for s in states]
-                out, last = self._run_direction(layer_in, init, self.group(layer, d), d == 1, lengths, mask)
+                out, last = self._run_direction(layer_in, init, self.group(layer, d), d == 1, step_mask, mask)
                 outs.append(out)
                 for store, v in zip(finals, last):
                     store.append(v)
@@ -174,7 +181,7 @@ class _RNNBase(nn.Module):
             output = last[0] if d == 1 else mg.cat([last[0], last[1]], axis=-1)
         return (output, *finals) if self.return_state else output
 
-    def _run_direction(self, x, init, params, reverse, lengths, mask):
+    def _run_direction(self, x, init, params, reverse, step_mask, mask):
         """One layer, one direction: output (T, B, H) and the final state(s).
 
         The fused layer (``minigrad/ops/recurrent.py``: one graph node for the whole
@@ -184,12 +191,12 @@ class _RNNBase(nn.Module):
         """
         if self.fused:
             if self.mode == "LSTM":
-                out, h_n, c_n = lstm_sequence(x, *params, *init, lengths=lengths, reverse=reverse)
+                out, h_n, c_n = lstm_sequence(x, *params, *init, mask=step_mask, reverse=reverse)
                 return out, [h_n, c_n]
             if self.mode == "GRU":
-                out, h_n = gru_sequence(x, *params, *init, lengths=lengths, reverse=reverse)
+                out, h_n = gru_sequence(x, *params, *init, mask=step_mask, reverse=reverse)
             else:
-                out, h_n = rnn_sequence(x, *params, *init, lengths=lengths, reverse=reverse,
+                out, h_n = rnn_sequence(x, *params, *init, mask=step_mask, reverse=reverse,
                                         nonlinearity=self.nonlinearity)
             return out, [h_n]
         return composed_direction(self.mode, x, init, params, reverse, mask, self.nonlinearity,
@@ -257,10 +264,26 @@ def _check_lengths(name, lengths, batch, steps):
     return arr.astype(np.int64)
 
 
-def _step_masks(lengths, steps, like):
-    """(T, B, 1) boolean tensor: True where step t is inside sequence b."""
-    m = np.arange(steps)[:, None] < lengths[None, :]
-    return mg.tensor(m[:, :, None], device=like.device)
+def _check_mask(name, mask, lengths, unbatched, batch_first, steps, batch):
+    """The (T, B) numpy bool array of a ``mask`` given in the input's layout."""
+    if lengths is not None:
+        raise ValueError(f"{name}: give lengths or mask, not both")
+    m = mask.numpy() if isinstance(mask, mg.Tensor) else np.asarray(mask)
+    want = (steps,) if unbatched else (batch, steps) if batch_first else (steps, batch)
+    if m.shape != want:
+        layout = "(T,) for unbatched input" if unbatched else "(B, T) with batch_first" if batch_first else "(T, B)"
+        raise ValueError(f"{name}: mask must have shape {want}, {layout} like the input, got {m.shape}")
+    if m.dtype != np.bool_:
+        if m.dtype.kind not in "biu" or not np.isin(m, (0, 1)).all():
+            raise TypeError(f"{name}: mask must be booleans (False at padded steps), got dtype {m.dtype}")
+        m = m.astype(bool)
+    m = m.reshape(steps, 1) if unbatched else m.T if batch_first else m
+    return np.ascontiguousarray(m)
+
+
+def _step_masks(step_mask, like):
+    """(T, B, 1) boolean tensor from a (T, B) array: True where step t of sequence b is real."""
+    return mg.tensor(step_mask[:, :, None], device=like.device)
 
 
 class RNN(_RNNBase):

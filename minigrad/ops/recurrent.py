@@ -136,38 +136,54 @@ class FusedGRU(_FusedRecurrence):
 
 
 # ------------------------------------------------------------ functional forms
-def rnn_sequence(x, w_ih, w_hh, b_ih, b_hh, h0, *, lengths=None, reverse=False, nonlinearity="tanh"):
+def rnn_sequence(x, w_ih, w_hh, b_ih, b_hh, h0, *, lengths=None, mask=None, reverse=False, nonlinearity="tanh"):
     """One Elman RNN layer and direction over a whole sequence, fused: returns (out, h_n).
 
     x (T, B, I); w_ih (H, I); w_hh (H, H); b_ih, b_hh (H,) or None; h0 (B, H).
-    ``lengths`` (B,) ints in [1, T]: sequence b is steps 0..lengths[b]-1 of a padded batch;
-    past its end the output is 0 and the state is carried. ``reverse`` runs t = T-1 .. 0.
+    ``lengths`` (B,) ints in [1, T]: sequence b is steps 0..lengths[b]-1 of a padded batch.
+    Or ``mask`` (T, B) booleans, any pattern (Keras's masks: pre- or post-padding): False
+    marks a padded step. At a padded step the output is 0 and the state is carried, so it
+    changes nothing. ``reverse`` runs t = T-1 .. 0.
     out (T, B, H) = h_t at every step; h_n (B, H) = the state after the last real step.
     """
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"rnn_sequence: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-    return FusedRNN.apply(x, w_ih, w_hh, b_ih, b_hh, h0, mask=_mask(x, lengths), reverse=reverse,
-                          relu=nonlinearity == "relu")
+    return FusedRNN.apply(x, w_ih, w_hh, b_ih, b_hh, h0, mask=_mask(x, lengths, mask, "rnn_sequence"),
+                          reverse=reverse, relu=nonlinearity == "relu")
 
 
-def lstm_sequence(x, w_ih, w_hh, b_ih, b_hh, h0, c0, *, lengths=None, reverse=False):
+def lstm_sequence(x, w_ih, w_hh, b_ih, b_hh, h0, c0, *, lengths=None, mask=None, reverse=False):
     """One LSTM layer and direction over a whole sequence, fused: returns (out, h_n, c_n).
 
     As ``rnn_sequence`` with 4H gate rows (i, f, g, o) and the cell state c0 (B, H).
     """
-    return FusedLSTM.apply(x, w_ih, w_hh, b_ih, b_hh, h0, c0, mask=_mask(x, lengths), reverse=reverse)
+    return FusedLSTM.apply(x, w_ih, w_hh, b_ih, b_hh, h0, c0, mask=_mask(x, lengths, mask, "lstm_sequence"),
+                           reverse=reverse)
 
 
-def gru_sequence(x, w_ih, w_hh, b_ih, b_hh, h0, *, lengths=None, reverse=False):
+def gru_sequence(x, w_ih, w_hh, b_ih, b_hh, h0, *, lengths=None, mask=None, reverse=False):
     """One GRU layer and direction over a whole sequence, fused: returns (out, h_n).
 
     As ``rnn_sequence`` with 3H gate rows (r, z, n).
     """
-    return FusedGRU.apply(x, w_ih, w_hh, b_ih, b_hh, h0, mask=_mask(x, lengths), reverse=reverse)
+    return FusedGRU.apply(x, w_ih, w_hh, b_ih, b_hh, h0, mask=_mask(x, lengths, mask, "gru_sequence"),
+                          reverse=reverse)
 
 
-def _mask(x, lengths):
+def _mask(x, lengths, mask=None, op="recurrent layer"):
     """(T, B) bool host array, True at real steps; None when there is no padding at all."""
+    if mask is not None:
+        if lengths is not None:
+            raise ValueError(f"{op}: give lengths or mask, not both")
+        m = mask.numpy() if isinstance(mask, Tensor) else np.asarray(mask)
+        if m.shape != tuple(x.shape[:2]):
+            raise ValueError(f"{op}: mask must have shape (T, B) = {tuple(x.shape[:2])} like the input's first "
+                             f"two axes, got {m.shape}")
+        if m.dtype != np.bool_:
+            if m.dtype.kind not in "biu" or not np.isin(m, (0, 1)).all():
+                raise ValueError(f"{op}: mask must be booleans (True at real steps), got {m.dtype}")
+            m = m.astype(bool)
+        return None if m.all() else np.ascontiguousarray(m)
     if lengths is None:
         return None
     n = lengths.numpy() if isinstance(lengths, Tensor) else np.asarray(lengths)
