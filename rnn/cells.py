@@ -15,21 +15,22 @@ from .params import init_params, make_params
 
 # One time step given the input projection gi = W_ih x + b_ih (B, G*H). The cells
 # below and the composed (unfused) layers share these, so there is one statement of
-# each recurrence in the code base.
-def rnn_step(gi, h, w_hh, b_hh, nonlinearity="tanh"):
-    pre = gi + mg.linear(h, w_hh, b_hh)
+# each recurrence in the code base. ``h_rec``: what multiplies W_hh when it is not h
+# itself (h with recurrent dropout applied, Keras's ``recurrent_dropout``).
+def rnn_step(gi, h, w_hh, b_hh, nonlinearity="tanh", h_rec=None):
+    pre = gi + mg.linear(h if h_rec is None else h_rec, w_hh, b_hh)
     return pre.tanh() if nonlinearity == "tanh" else pre.relu()
 
 
-def lstm_step(gi, h, c, w_hh, b_hh):
-    i, f, g, o = (gi + mg.linear(h, w_hh, b_hh)).chunk(4, axis=-1)
+def lstm_step(gi, h, c, w_hh, b_hh, h_rec=None):
+    i, f, g, o = (gi + mg.linear(h if h_rec is None else h_rec, w_hh, b_hh)).chunk(4, axis=-1)
     c_new = f.sigmoid() * c + i.sigmoid() * g.tanh()
     return o.sigmoid() * c_new.tanh(), c_new
 
 
-def gru_step(gi, h, w_hh, b_hh):
+def gru_step(gi, h, w_hh, b_hh, h_rec=None):
     i_r, i_z, i_n = gi.chunk(3, axis=-1)
-    h_r, h_z, h_n = mg.linear(h, w_hh, b_hh).chunk(3, axis=-1)
+    h_r, h_z, h_n = mg.linear(h if h_rec is None else h_rec, w_hh, b_hh).chunk(3, axis=-1)
     r = (i_r + h_r).sigmoid()
     z = (i_z + h_z).sigmoid()
     n = (i_n + r * h_n).tanh()

@@ -215,14 +215,17 @@ class _RNNBase(nn.Module):
         return s
 
 
-def composed_direction(mode, x, init, params, reverse, mask, nonlinearity="tanh", record=None):
+def composed_direction(mode, x, init, params, reverse, mask, nonlinearity="tanh", record=None,
+                       recurrent_mask=None):
     """The reference recurrence from cell steps, one graph node per op and step.
 
     x (T, B, I); init: [h0] or [h0, c0], each (B, H); mask: (T, B, 1) booleans or None.
     The input projection W_ih x + b_ih is done for all steps in one matmul, as in the
     fused kernels; only the recurrent part runs step by step. ``record``: a list to
     which the T hidden states h_t (B, H) after each step, in time order, are appended as
-    one list (past a sequence's end: its carried state).
+    one list (past a sequence's end: its carried state). ``recurrent_mask`` (B, H): h is
+    multiplied by it before every W_hh product (recurrent dropout: one mask for the
+    whole sequence); the state itself is not.
     """
     w_ih, w_hh, b_ih, b_hh = params
     t_steps = x.shape[0]
@@ -232,12 +235,13 @@ def composed_direction(mode, x, init, params, reverse, mask, nonlinearity="tanh"
     order = range(t_steps - 1, -1, -1) if reverse else range(t_steps)
     for t in order:
         gi = gi_all[t]
+        h_rec = None if recurrent_mask is None else state[0] * recurrent_mask
         if mode == "LSTM":
-            new = list(lstm_step(gi, state[0], state[1], w_hh, b_hh))
+            new = list(lstm_step(gi, state[0], state[1], w_hh, b_hh, h_rec))
         elif mode == "GRU":
-            new = [gru_step(gi, state[0], w_hh, b_hh)]
+            new = [gru_step(gi, state[0], w_hh, b_hh, h_rec)]
         else:
-            new = [rnn_step(gi, state[0], w_hh, b_hh, nonlinearity)]
+            new = [rnn_step(gi, state[0], w_hh, b_hh, nonlinearity, h_rec)]
         if mask is not None:
             # Past a sequence's end the state is carried unchanged and the output is 0;
             # `where` routes no gradient into the discarded step.

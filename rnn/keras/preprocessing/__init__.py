@@ -1,0 +1,2 @@
+"""Keras's preprocessing helpers: ``preprocessing.sequence.pad_sequences``."""
+from . import sequence  # noqa: F401
