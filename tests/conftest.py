@@ -15,6 +15,11 @@ from minigrad.backends import _blas_lib, kernel_set  # noqa: E402
 # Tests check numbers, not speed: one BLAS thread per test process, so that the
 # parallel workers of ``pytest -n 2`` do not run four spinning OpenBLAS threads on two cores.
 _blas_lib.set_num_threads(1)
+# For the same reason the recurrences take the one-thread path unless a test forces the
+# split (MINIGRAD_RNN_SPLIT=1, with monkeypatch): its threads meet at a barrier every time
+# step, and with the other worker busy on the same cores each barrier can wait for a
+# descheduled thread (docs/kernels.md: 5x slower training under such contention).
+os.environ.setdefault("MINIGRAD_RNN_SPLIT", "0")
 
 # A backend made of the contract's required tier alone (numpy's primitives): every fused
 # kernel runs its composed default. The whole op suite runs on it, which proves that a new

@@ -33,7 +33,7 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from .callbacks import Callback, History
-from .layers.base import Layer, as_tensor
+from .layers.base import Layer
 from .layers.core import InputLayer
 
 _WEIGHTS_FORMAT = "rnn.keras weights v1"
@@ -141,11 +141,8 @@ class Sequential(nn.Module):
     # ------------------------------------------------------------- running
     def forward(self, x, training=False, mask=None):
         """The model's output for a batch (a Tensor): inference mode unless ``training=True``."""
-        out, _ = self._run(as_tensor(x, self._dtype()), training, mask)
+        out, _ = self._run(x, training, mask)
         return out
-
-    def _dtype(self):
-        return self._stack[0].dtype if self._stack else mg.float32
 
     def _run(self, x, training, mask=None, logits=False):
         """(output, its mask); with ``logits`` the last layer's activation is left out."""
@@ -222,7 +219,7 @@ class Sequential(nn.Module):
             sample_weight = np.asarray(sample_weight, np.float64)
             if sample_weight.shape != (len(x),):
                 raise ValueError(f"{what}: sample_weight must have shape ({len(x)},), got {sample_weight.shape}")
-        self._check_input(as_tensor(x[:1], self._dtype()) if len(x) else as_tensor(x, self._dtype()), what)
+        self._check_input(x, what)
         if y is not None and self.loss is not None:
             self.loss.check_targets(y, self._shapes_for(x.shape))
         return x, y, sample_weight
@@ -239,7 +236,7 @@ class Sequential(nn.Module):
     def _batch_loss(self, xb, yb, wb, training):
         """(loss Tensor, predictions Tensor, mask) for one batch."""
         fused = self._fused_loss()
-        out, mask = self._run(as_tensor(xb, self._dtype()), training, logits=fused)
+        out, mask = self._run(xb, training, logits=fused)
         per = self.loss.per_example_from_logits(yb, out) if fused else self.loss.per_example(yb, out)
         if fused:
             with mg.no_grad():
@@ -427,14 +424,13 @@ class Sequential(nn.Module):
         x = self._array(x, "predict x")
         if x is None or x.ndim == 0:
             raise ValueError("predict: x must be an array with a batch axis")
-        self._check_input(as_tensor(x[:1], self._dtype()), "predict")
+        self._check_input(x, "predict")
         batch_size = self._batch_size(batch_size, "predict")
         was = self.training
         self.eval()
         try:
             with mg.no_grad():
-                parts = [self._run(as_tensor(x[i:i + batch_size], self._dtype()), False)[0].numpy()
-                         for i in range(0, len(x), batch_size)]
+                parts = [self._run(x[i:i + batch_size], False)[0].numpy() for i in range(0, len(x), batch_size)]
         finally:
             self.train(was)
         if not parts:

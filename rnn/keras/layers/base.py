@@ -167,10 +167,11 @@ def assign(param, array):
 
 
 def as_tensor(x, dtype=None):
-    """A Tensor from a Tensor or array-like; float64 data becomes ``dtype`` (the layer's)."""
+    """A Tensor from a Tensor or array-like; with ``dtype`` (a layer's), numbers of any other
+    type are cast to it, as Keras casts a layer's inputs."""
     if isinstance(x, mg.Tensor):
-        return x
+        return x if dtype is None or x.dtype == dtype else x.astype(dtype)
     arr = np.asarray(x)
-    if arr.dtype.kind == "f" and dtype is not None:
-        return mg.tensor(arr, dtype=dtype)
-    return mg.tensor(arr)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"expected numbers, got an array of dtype {arr.dtype}")
+    return mg.tensor(arr, dtype=dtype) if dtype is not None else mg.tensor(arr)
