@@ -47,7 +47,7 @@ class Sequential(nn.Module):
         self.name = name or "sequential"
         self._stack = []  # every layer in order, an InputLayer included
         self.optimizer = self.loss = None
-        self.compiled_metrics = []
+        self._metric_specs = []
         self.stop_training = False
         self.history = None
         self.built = False
@@ -136,6 +136,8 @@ class Sequential(nn.Module):
             fix = ""
             if len(x.shape) == len(want) - 1 and want[-1] == 1:
                 fix = f"; add the feature axis: x.reshape({', '.join(map(str, x.shape))}, 1)"
+            elif len(x.shape) < len(want):
+                fix = f"; x needs {len(want)} axes, the batch first (one example per row)"
             raise ValueError(f"{what}: the model takes inputs {want} (None: any size), got {tuple(x.shape)}{fix}")
 
     # ------------------------------------------------------------- running
@@ -174,16 +176,15 @@ class Sequential(nn.Module):
             raise NotImplementedError("compile: loss_weights is for models with several outputs")
         if loss is None:
             raise ValueError("compile: give a loss, e.g. loss='mse' or loss='sparse_categorical_crossentropy'")
-        self.optimizer = optimizers_module.get(optimizer)
-        self.loss = losses_module.get(loss)
+        optimizer, loss = optimizers_module.get(optimizer), losses_module.get(loss)
         if metrics is None:
             metrics = []
-        elif isinstance(metrics, (str,)) or callable(metrics):
+        elif isinstance(metrics, str) or callable(metrics):
             metrics = [metrics]
-        self._metric_specs = list(metrics)
-        for m in self._metric_specs:  # unknown names fail here, not after the first epoch
-            metrics_module.get(m, self.loss.name)
-        self.compiled_metrics = []
+        for m in metrics:  # unknown names fail here, not after the first epoch
+            metrics_module.get(m, loss.name)
+        # everything checked: only now does the model change
+        self.optimizer, self.loss, self._metric_specs = optimizer, loss, list(metrics)
 
     def _require_compiled(self, what):
         if self.loss is None:
@@ -525,16 +526,19 @@ class Sequential(nn.Module):
         """Keras's table: each layer's name and type, output shape and parameter count."""
         self._require_built("summary")
         show = print_fn or print
-        widths = (28, 25, line_length - 53)
-        row = lambda a, b, c: f" {a:<{widths[0] - 1}}{b:<{widths[1]}}{c:>{max(widths[2], 8)}}"  # noqa: E731
+        rows = [(f"{layer.name} ({type(layer).__name__})", str(layer.output_shape), layer.count_params(), layer)
+                for layer in self.layers]
+        w0 = max([28] + [len(r[0]) + 2 for r in rows])  # a long name widens its column
+        w1 = max([25] + [len(r[1]) + 2 for r in rows])
+        line_length = max(line_length, w0 + w1 + 12)
+        row = lambda a, b, c: f" {a:<{w0 - 1}}{b:<{w1}}{c:>{line_length - w0 - w1}}"  # noqa: E731
         total = trainable = 0
         lines = [f'Model: "{self.name}"', "_" * line_length, row("Layer (type)", "Output Shape", "Param #"),
                  "=" * line_length]
-        for layer in self.layers:
-            n = layer.count_params()
+        for name, shape, n, layer in rows:
             total += n
             trainable += n if layer.trainable else 0
-            lines.append(row(f"{layer.name} ({type(layer).__name__})", str(layer.output_shape), f"{n:,}"))
+            lines.append(row(name, shape, f"{n:,}"))
         lines += ["=" * line_length, f"Total params: {total:,}", f"Trainable params: {trainable:,}",
                   f"Non-trainable params: {total - trainable:,}", "_" * line_length]
         for line in lines:
