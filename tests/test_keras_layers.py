@@ -250,3 +250,23 @@ def test_pad_sequences_as_keras():
         pad(seqs, padding="left")
     with pytest.raises(ValueError, match="non-integer values"):
         pad([[0.5]])
+
+
+def test_seed_001_model_trains_step_for_step_like_keras():
+    """The stacked SimpleRNN of seed 001 with Keras's RMSprop: 20 steps from Keras's weights
+    give Keras's losses and weights (the 500-epoch result then differs only by the random
+    draws: initial weights and batch order)."""
+    keras = _keras()
+    rng = np.random.default_rng(0)
+    x, y = rng.random((32, 10, 1)).astype(np.float32), rng.random((32, 1)).astype(np.float32)
+    km = keras.Sequential([keras.Input((10, 1)), keras.layers.SimpleRNN(50, return_sequences=True),
+                           keras.layers.SimpleRNN(1)])
+    km.compile(optimizer="rmsprop", loss="mse")
+    ours = mk.Sequential([L.SimpleRNN(50, return_sequences=True, input_shape=(10, 1)), L.SimpleRNN(1)])
+    ours.compile(optimizer="rmsprop", loss="mse")
+    ours.set_weights(km.get_weights())
+    for _ in range(20):  # float32: the two sum in different orders, so rounding drifts a little
+        want = float(km.train_on_batch(x, y))
+        assert ours.train_on_batch(x, y) == pytest.approx(want, rel=2e-3)
+    for a, b in zip(ours.get_weights(), km.get_weights()):
+        np.testing.assert_allclose(a, keras.ops.convert_to_numpy(b), rtol=1e-2, atol=1e-3)

@@ -85,33 +85,38 @@ def test_seed_002_numpy_rnn_is_a_simple_rnn_with_a_dense_head():
     np.testing.assert_allclose(out[0], np.stack([y[:, 0] for y in ys]), rtol=1e-6, atol=1e-9)
 
 
-# python tests/keras_seeds.py 003: Keras's accuracy on the 2,000 held-out sentences
-KERAS_003_TEST_ACCURACY = None
+# python tests/keras_seeds.py 003 (3,000 training sentences): Keras's training accuracy per epoch
+# 0.558, 0.752, 0.910, 0.969, 0.987 and its accuracy on the 2,000 held-out ones
+KERAS_003_TEST_ACCURACY = 0.699
 
 
-def test_seed_003_sentiment_with_padding_learns():
+def test_seed_003_sentiment_with_padding_reaches_keras_accuracy():
     """Embedding + LSTM(return_sequences) + LSTM + Dense(sigmoid) on the local polarity sentences,
-    pre-padded by pad_sequences: training accuracy climbs, held-out accuracy is well above
-    chance (Keras's number: KERAS_003_TEST_ACCURACY when recorded)."""
+    pre-padded by pad_sequences (the mask-free model of the seed: padding is just id 0):
+    training accuracy climbs as Keras's does, held-out accuracy within 0.04 of Keras's."""
     mg.manual_seed(0)
     history, (test_loss, test_acc) = keras_seeds.seed_003(
         keras.models.Sequential, keras.layers.Embedding, keras.layers.LSTM, keras.layers.Dense,
         keras.preprocessing.sequence.pad_sequences)
     acc = history["accuracy"]
-    assert acc[-1] > 0.85 and acc[-1] > acc[0] + 0.2, acc
-    assert test_acc > 0.68, (test_loss, test_acc)
-    if KERAS_003_TEST_ACCURACY is not None:
-        assert test_acc > KERAS_003_TEST_ACCURACY - 0.03
+    assert acc[-1] > 0.9 and acc[0] < 0.7, acc
+    assert test_acc > KERAS_003_TEST_ACCURACY - 0.04, (test_loss, test_acc)
 
 
-def test_seed_004_stock_forecast_beats_persistence():
+# python tests/keras_seeds.py 004: Keras's test MSE (the persistence forecast's: 0.0296)
+KERAS_004_TEST_MSE = 0.209
+
+
+def test_seed_004_stock_forecast_reaches_keras_level():
     """SimpleRNN(50) + Dense(1), Adam, MSE, batch size 1, 100 epochs, on 160 weekly closing
-    prices: the test MSE of the next price is near the persistence forecast's (the last
-    price), which is hard to beat on a random walk."""
+    prices: the test MSE of the next price is at Keras's level or better. (Neither beats
+    the persistence forecast, the last price, on this random walk: the seed's model
+    extrapolates a trend it learnt on the training years.)"""
     mg.manual_seed(0)
     test_mse, persistence = keras_seeds.seed_004(keras.models.Sequential, keras.layers.SimpleRNN,
                                                  keras.layers.Dense)
-    assert np.isfinite(test_mse) and test_mse < 2 * persistence, (test_mse, persistence)
+    assert persistence == pytest.approx(0.0296, rel=1e-2)
+    assert np.isfinite(test_mse) and test_mse < 1.5 * KERAS_004_TEST_MSE, (test_mse, persistence)
 
 
 def test_seed_namespace_import_forms():
