@@ -8,10 +8,17 @@
 ``model`` is any minigrad Module mapping a batch of inputs to predictions. Inputs and
 targets are numpy arrays or tensors whose first axis indexes examples; ``lengths=``
 (one per example) is passed on to the model for padded sequences.
+
+The losses follow PyTorch: the classification losses take **logits**, so the model ends
+with a plain ``nn.Linear`` (apply ``mg.softmax`` / ``mg.sigmoid`` to ``predict``'s output
+for probabilities). A model that ends with ``nn.Softmax`` or ``nn.Sigmoid`` under such a
+loss is refused, since it would train towards nothing. For Keras's conventions
+(probabilities, ``Dense(activation='softmax')``), use ``rnn.keras``.
 """
 import math
 import os
 import time
+import warnings
 
 import numpy as np
 
@@ -19,10 +26,13 @@ import minigrad as mg
 from minigrad import nn, optim
 from minigrad.random import generator
 
-_LOSSES = {"mse": nn.functional.mse_loss, "mae": nn.functional.l1_loss, "l1": nn.functional.l1_loss,
+_LOSSES = {"mse": nn.functional.mse_loss, "mean_squared_error": nn.functional.mse_loss,
+           "mae": nn.functional.l1_loss, "mean_absolute_error": nn.functional.l1_loss, "l1": nn.functional.l1_loss,
            "cross_entropy": nn.functional.cross_entropy, "sparse_categorical_crossentropy": nn.functional.cross_entropy,
            "bce_with_logits": nn.functional.binary_cross_entropy_with_logits,
            "binary_crossentropy": nn.functional.binary_cross_entropy_with_logits}
+# the losses above that take logits: a model ending in a probability layer cannot learn under them
+_LOGIT_LOSSES = {nn.functional.cross_entropy, nn.functional.binary_cross_entropy_with_logits}
 _OPTIMIZERS = {"adam": optim.Adam, "adamw": optim.AdamW, "sgd": optim.SGD, "rmsprop": optim.RMSprop,
                "adagrad": optim.Adagrad}
 
@@ -94,6 +104,69 @@ def _as_tensor(a):
     return a if isinstance(a, mg.Tensor) else mg.tensor(np.asarray(a))
 
 
+def _named(kind, name, table):
+    """table[name], or an error listing the accepted names."""
+    if name not in table:
+        raise ValueError(f"unknown {kind} {name!r}; accepted: {', '.join(sorted(table))}"
+                         + (" or a function (pred, y) -> scalar tensor" if kind == "loss" else ""))
+    return table[name]
+
+
+def _loss_fn(loss):
+    return _named("loss", loss, _LOSSES) if isinstance(loss, str) else loss
+
+
+def _metric_names(metrics):
+    """A tuple of known metric names (one name alone is one metric, not its letters)."""
+    metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics or ())
+    for m in metrics:
+        _named("metric", m, _METRICS)
+    return metrics
+
+
+def _layers(model):
+    """(first, last) leaf layer of an nn.Sequential model (nested ones too); (None, None) otherwise."""
+    first = last = model
+    while isinstance(first, nn.Sequential) and len(first):
+        first = first[0]
+    while isinstance(last, nn.Sequential) and len(last):
+        last = last[len(last) - 1]
+    return (None, None) if first is model else (first, last)
+
+
+def _check_model(model, x, loss_fn, lengths, what):
+    """Refuse the silent traps of a PyTorch-style model: a probability output under a logits
+    loss, a 2-D input to a recurrent first layer; warn when padding looks unannounced."""
+    from .layers import _RNNBase
+    first, last = _layers(model)
+    if loss_fn in _LOGIT_LOSSES and isinstance(last, (nn.Softmax, nn.Sigmoid, nn.LogSoftmax)):
+        raise ValueError(f"{what}: the loss takes logits (rnn.train follows PyTorch) but the model ends with "
+                         f"{type(last).__name__}: remove that last layer (apply mg.softmax / mg.sigmoid to "
+                         "predictions for probabilities), or build the model with rnn.keras, whose losses take "
+                         "probabilities")
+    recurrent = isinstance(first, _RNNBase) or (first is None and isinstance(model, _RNNBase))
+    if recurrent and x.ndim == 2:
+        raise ValueError(f"{what}: x has shape {tuple(x.shape)}, one row per example, but a recurrent layer "
+                         "takes each example as (steps, features): add a feature axis (x[..., None] for one "
+                         "feature per step); for one unbatched sequence, call the model on it directly")
+    if recurrent and lengths is None and x.ndim == 3 and len(x) > 1:
+        ends_blank = (x.numpy()[:, -1] == 0).all(axis=-1)
+        if ends_blank.mean() >= 0.1 and not ends_blank.all():
+            warnings.warn(f"{what}: {ends_blank.mean():.0%} of the sequences end with an all-zero step, as "
+                          "post-padded batches do; without lengths= the recurrent layer reads the padding as "
+                          "data and its last output is taken after it. Pass lengths= (one per example).",
+                          stacklevel=3)
+
+
+def _check_lengths(lengths, n, what):
+    if lengths is None:
+        return None
+    lengths = np.asarray(lengths)
+    if lengths.shape != (n,):
+        raise ValueError(f"{what}: lengths must have one entry per example, shape ({n},), got {lengths.shape}")
+    return lengths
+
+
 def _batches(n, batch_size, shuffle):
     order = generator().permutation(n) if shuffle else np.arange(n)
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
@@ -115,9 +188,11 @@ def _forward(model, x, lengths, idx, device):
 
 def evaluate(model, x, y, loss="mse", batch_size=256, metrics=(), lengths=None):
     """Mean loss (and metrics) over a data set, in eval mode and without a graph."""
-    loss_fn = _LOSSES[loss] if isinstance(loss, str) else loss
+    loss_fn = _loss_fn(loss)
+    metrics = _metric_names(metrics)
     x, y = _as_tensor(x), _as_tensor(y)
-    lengths = None if lengths is None else np.asarray(lengths)
+    lengths = _check_lengths(lengths, len(x), "evaluate")
+    _check_model(model, x, loss_fn, lengths, "evaluate")
     was_training = model.training
     model.eval()
     totals, n = {"loss": 0.0, **{m: 0.0 for m in metrics}}, len(x)
@@ -140,7 +215,8 @@ def predict(model, x, batch_size=256, lengths=None):
     model's training mode afterwards. ``lengths``: per-example lengths of a padded batch.
     """
     x = _as_tensor(x)
-    lengths = None if lengths is None else np.asarray(lengths)
+    lengths = _check_lengths(lengths, len(x), "predict")
+    _check_model(model, x, None, lengths, "predict")
     was_training = model.training
     model.eval()
     try:
@@ -157,9 +233,9 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=10, batch_siz
         checkpoint=None, shuffle=True, verbose=1):
     """Train ``model`` and return a ``History``.
 
-    loss: a name ("mse", "mae", "cross_entropy", "bce_with_logits", or Keras's names) or
-      a function (pred, y) -> scalar tensor. optimizer: a name or an Optimizer. metrics:
-      names from {"accuracy", "mae"}. validation_data: (x, y) or (x, y, lengths);
+    loss: a name ("mse", "mae", "cross_entropy", "bce_with_logits", or Keras's names, which
+      here take logits too) or a function (pred, y) -> scalar tensor. optimizer: a name or
+      an Optimizer. metrics: a name or names from {"accuracy", "acc", "mae"}. validation_data: (x, y) or (x, y, lengths);
       validation_split takes that fraction from the END of the data (no shuffling
       first, so time series stay honest). clip_norm: global gradient-norm clipping.
       scheduler: an LR scheduler (stepped per epoch; ReduceLROnPlateau gets val_loss).
@@ -169,14 +245,16 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=10, batch_siz
       1 a progress bar per epoch (tqdm, shown only on a terminal) and a summary line,
       2 the summary line only (as Keras's verbose=2; for logs and notebooks).
     """
-    loss_fn = _LOSSES[loss] if isinstance(loss, str) else loss
-    if isinstance(optimizer, str):
-        kwargs = {} if lr is None else {"lr": lr}
-        optimizer = _OPTIMIZERS[optimizer](model.parameters(), **kwargs)
+    loss_fn = _loss_fn(loss)
+    metrics = _metric_names(metrics)
     x, y = _as_tensor(x), _as_tensor(y)
     if len(x) != len(y):
         raise ValueError(f"fit: x has {len(x)} examples but y has {len(y)}")
-    lengths = None if lengths is None else np.asarray(lengths)
+    lengths = _check_lengths(lengths, len(x), "fit")
+    _check_model(model, x, loss_fn, lengths, "fit")
+    if isinstance(optimizer, str):
+        kwargs = {} if lr is None else {"lr": lr}
+        optimizer = _named("optimizer", optimizer, _OPTIMIZERS)(model.parameters(), **kwargs)
     if validation_data is None and validation_split:
         n_val = int(round(len(x) * validation_split))
         cut = len(x) - n_val

@@ -1,4 +1,6 @@
 """rnn.train.fit: the Keras-style loop."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -137,3 +139,52 @@ def test_predict_batches_in_eval_mode_and_restores_training():
     lengths = [4, 2, 3, 1, 4, 4, 2, 3, 1, 4]
     np.testing.assert_allclose(rnn.train.predict(model, x, batch_size=4, lengths=lengths),
                                model(mg.tensor(x), lengths=lengths).numpy(), rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------- the silent traps, refused
+def test_fit_refuses_a_probability_layer_under_a_logits_loss():
+    x = np.random.default_rng(0).standard_normal((8, 5, 2)).astype(np.float32)
+    for last, loss, y in ((nn.Softmax(axis=-1), "sparse_categorical_crossentropy", np.arange(8) % 3),
+                          (nn.Sigmoid(), "binary_crossentropy", np.ones((8, 3), np.float32))):
+        model = nn.Sequential(rnn.LSTM(2, 4, batch_first=True, return_sequences=False), nn.Linear(4, 3), last)
+        before = [p.numpy().copy() for p in model.parameters()]
+        with pytest.raises(ValueError, match=f"ends with {type(last).__name__}: remove that last layer"):
+            rnn.train.fit(model, x, y, loss=loss, epochs=1, verbose=0)
+        for p, b in zip(model.parameters(), before):
+            np.testing.assert_array_equal(p.numpy(), b)
+
+
+def test_fit_names_metric_strings_and_unknown_names():
+    model = nn.Sequential(nn.Linear(3, 1))
+    x, y = np.random.rand(16, 3).astype(np.float32), np.random.rand(16, 1).astype(np.float32)
+    h = rnn.train.fit(model, x, y, loss="mean_squared_error", metrics="mae", epochs=1, verbose=0)
+    assert "mae" in h.history  # one metric, not its letters
+    with pytest.raises(ValueError, match="unknown loss 'mean_sqared_error'; accepted: .*mean_squared_error"):
+        rnn.train.fit(model, x, y, loss="mean_sqared_error", verbose=0)
+    with pytest.raises(ValueError, match="unknown metric 'acuracy'; accepted: acc, accuracy, mae"):
+        rnn.train.fit(model, x, y, metrics=["acuracy"], verbose=0)
+    with pytest.raises(ValueError, match="unknown optimizer 'adamm'"):
+        rnn.train.fit(model, x, y, optimizer="adamm", verbose=0)
+    with pytest.raises(ValueError, match=r"lengths must have one entry per example, shape \(16,\)"):
+        rnn.train.fit(model, x, y, lengths=np.ones(17, int), verbose=0)
+
+
+def test_a_2d_input_to_a_recurrent_model_is_refused_with_the_fix():
+    model = nn.Sequential(rnn.RNN(1, 4, batch_first=True, return_sequences=False), nn.Linear(4, 1))
+    with pytest.raises(ValueError, match=r"add a feature axis \(x\[\.\.\., None\]"):
+        rnn.train.predict(model, np.zeros((7, 5), np.float32))
+    with pytest.raises(ValueError, match="add a feature axis"):
+        rnn.train.fit(model, np.zeros((7, 5), np.float32), np.zeros((7, 1), np.float32), verbose=0)
+    assert rnn.train.predict(model, np.zeros((7, 5, 1), np.float32)).shape == (7, 1)
+
+
+def test_post_padded_batches_without_lengths_are_flagged():
+    x = np.random.default_rng(1).standard_normal((10, 6, 2)).astype(np.float32)
+    x[:4, 4:] = 0  # four sequences padded after their end
+    model = nn.Sequential(rnn.GRU(2, 3, batch_first=True, return_sequences=False), nn.Linear(3, 1))
+    with pytest.warns(UserWarning, match="Pass lengths="):
+        rnn.train.fit(model, x, np.zeros((10, 1), np.float32), epochs=1, verbose=0)
+    lengths = np.array([4] * 4 + [6] * 6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rnn.train.fit(model, x, np.zeros((10, 1), np.float32), epochs=1, verbose=0, lengths=lengths)
