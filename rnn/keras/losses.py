@@ -108,10 +108,8 @@ class Huber(Loss):
         return (0.5 * quad * quad + self.delta * (d - quad)).mean(axis=-1)
 
 
-class BinaryCrossentropy(Loss):
-    """-(y log p + (1 - y) log(1 - p)), averaged over the last axis; p = sigmoid(logits) when from_logits."""
-
-    name, fuses_with = "binary_crossentropy", "sigmoid"
+class _Crossentropy(Loss):
+    """A cross-entropy: of probabilities (clipped, as Keras), or of logits with ``from_logits``."""
 
     def __init__(self, from_logits=False):
         self.from_logits = bool(from_logits)
@@ -119,8 +117,20 @@ class BinaryCrossentropy(Loss):
     def per_example(self, y_true, y_pred):
         if self.from_logits:
             return self.per_example_from_logits(y_true, y_pred)
-        y = self._like(y_true, y_pred)
-        p = mg.clip(y_pred, EPSILON, 1 - EPSILON)
+        return self.per_example_from_probabilities(y_true, y_pred)
+
+    def per_example_from_probabilities(self, y_true, probs):
+        raise NotImplementedError
+
+
+class BinaryCrossentropy(_Crossentropy):
+    """-(y log p + (1 - y) log(1 - p)), averaged over the last axis; p = sigmoid(logits) when from_logits."""
+
+    name, fuses_with = "binary_crossentropy", "sigmoid"
+
+    def per_example_from_probabilities(self, y_true, probs):
+        y = self._like(y_true, probs)
+        p = mg.clip(probs, EPSILON, 1 - EPSILON)
         return -(y * mg.log(p) + (1 - y) * mg.log(1 - p)).mean(axis=-1)
 
     def per_example_from_logits(self, y_true, logits):
@@ -128,33 +138,25 @@ class BinaryCrossentropy(Loss):
         return mg.binary_cross_entropy_with_logits(logits, y, reduction="none").mean(axis=-1)
 
 
-class CategoricalCrossentropy(Loss):
+class CategoricalCrossentropy(_Crossentropy):
     """-sum y log p over the classes (last axis), y one-hot (or any distribution)."""
 
     name, fuses_with = "categorical_crossentropy", "softmax"
 
-    def __init__(self, from_logits=False):
-        self.from_logits = bool(from_logits)
-
-    def per_example(self, y_true, y_pred):
-        if self.from_logits:
-            return self.per_example_from_logits(y_true, y_pred)
-        y = self._like(y_true, y_pred)
-        p = y_pred / y_pred.sum(axis=-1, keepdims=True)
+    def per_example_from_probabilities(self, y_true, probs):
+        y = self._like(y_true, probs)
+        p = probs / probs.sum(axis=-1, keepdims=True)
         return -(y * mg.log(mg.clip(p, EPSILON, 1 - EPSILON))).sum(axis=-1)
 
     def per_example_from_logits(self, y_true, logits):
         return -(self._like(y_true, logits) * mg.log_softmax(logits, axis=-1)).sum(axis=-1)
 
 
-class SparseCategoricalCrossentropy(Loss):
+class SparseCategoricalCrossentropy(_Crossentropy):
     """-log p[y] for integer class ids y (...,) against probabilities (..., C) (renormalised to sum
     to 1, then clipped, as Keras does)."""
 
     name, fuses_with = "sparse_categorical_crossentropy", "softmax"
-
-    def __init__(self, from_logits=False):
-        self.from_logits = bool(from_logits)
 
     def check_targets(self, y_true, output_shape):
         t, o = tuple(y_true.shape), tuple(output_shape)
@@ -178,11 +180,9 @@ class SparseCategoricalCrossentropy(Loss):
             arr = arr[..., 0]
         return arr
 
-    def per_example(self, y_true, y_pred):
-        if self.from_logits:
-            return self.per_example_from_logits(y_true, y_pred)
-        ids = self._ids(y_true, y_pred)
-        flat = y_pred.reshape(-1, y_pred.shape[-1])
+    def per_example_from_probabilities(self, y_true, probs):
+        ids = self._ids(y_true, probs)
+        flat = probs.reshape(-1, probs.shape[-1])
         flat = flat / flat.sum(axis=-1, keepdims=True)  # as Keras: the probabilities renormalised first
         picked = flat[np.arange(flat.shape[0]), ids.reshape(-1)]
         return -mg.log(mg.clip(picked, EPSILON, 1 - EPSILON)).reshape(*ids.shape)
