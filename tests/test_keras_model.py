@@ -244,3 +244,13 @@ def test_optimizer_objects_and_clipping():
     with pytest.raises(TypeError, match="Keras-style optimizer"):
         model.compile(optimizer=mg.optim.SGD(model.parameters(), lr=0.1), loss="mse")
     assert keras.optimizers.get("rmsprop").learning_rate == 0.001  # Keras's default, not PyTorch's 0.01
+
+
+def test_a_frozen_layer_keeps_its_weights():
+    model = keras.Sequential([L.Dense(4, input_shape=(3,), trainable=False), L.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    frozen = model.layers[0].get_weights()
+    model.fit(np.random.rand(16, 3), np.random.rand(16, 1), epochs=2, verbose=0)
+    for a, b in zip(model.layers[0].get_weights(), frozen):
+        np.testing.assert_array_equal(a, b)
+    assert model.count_params() == 4 * 3 + 4 + 5

@@ -302,10 +302,8 @@ class Sequential(nn.Module):
                                        validation_data[2] if len(validation_data) == 3 else None)
         if len(x) == 0:
             raise ValueError("fit: no training examples")
-        if self.optimizer.bound is None or set(map(id, self.optimizer.bound_params)) != \
-                set(map(id, self.parameters())):
-            self.optimizer.bind(self.parameters())
-            self.optimizer.bound_params = list(self.parameters())
+        if not self.optimizer.bound_to(self._trainable()):
+            self.optimizer.bind(self._trainable())
         metrics = self._metrics_for()
         verbose = 1 if verbose == "auto" else verbose
         history = History()
@@ -317,7 +315,7 @@ class Sequential(nn.Module):
             cb.set_params({"epochs": epochs, "steps": math.ceil(len(x) / batch_size), "verbose": verbose})
         self.stop_training = False
         self.history = history
-        params = list(self.parameters())
+        params = self._trainable()
         optimizer = self.optimizer.bound
         for cb in cbs:
             cb.on_train_begin({})
@@ -373,6 +371,10 @@ class Sequential(nn.Module):
         for cb in cbs:
             cb.on_train_end(logs)
         return history
+
+    def _trainable(self):
+        """The weights the optimizer updates (a layer built with trainable=False keeps its own)."""
+        return [p for p in self.parameters() if p.requires_grad]
 
     @staticmethod
     def _class_weights(y, class_weight, sample_weight):
@@ -442,9 +444,8 @@ class Sequential(nn.Module):
         """One optimizer step on one batch; returns the loss before the step."""
         self._require_compiled("train_on_batch")
         x, y, sample_weight = self._prepare(x, y, "train_on_batch", sample_weight)
-        if self.optimizer.bound is None:
-            self.optimizer.bind(self.parameters())
-            self.optimizer.bound_params = list(self.parameters())
+        if not self.optimizer.bound_to(self._trainable()):
+            self.optimizer.bind(self._trainable())
         self.train()
         loss, _, _ = self._batch_loss(x, y, sample_weight, training=True)
         value = loss.item()
@@ -452,7 +453,7 @@ class Sequential(nn.Module):
             raise FloatingPointError(f"train_on_batch: the loss is {value}; no weight was changed")
         self.optimizer.bound.zero_grad()
         loss.backward()
-        self.optimizer.clip(list(self.parameters()))
+        self.optimizer.clip(self._trainable())
         self.optimizer.bound.step()
         self.eval()
         return value

@@ -34,8 +34,16 @@ class Optimizer:
         self.bound = None  # the minigrad optimizer, once bound to the model's weights
 
     def bind(self, params):
+        """Build the minigrad optimizer for ``params`` (state starts fresh)."""
         self.bound = self._make(list(params))
         return self.bound
+
+    def bound_to(self, params):
+        """True if bound to exactly these parameters (a model rebuilt or changed needs a new binding)."""
+        if self.bound is None:
+            return False
+        mine = {id(p) for group in self.bound.param_groups for p in group["params"]}
+        return mine == {id(p) for p in params}
 
     def clip(self, params):
         """Clip the gradients of ``params`` as asked (before the step)."""
