@@ -270,3 +270,27 @@ def test_seed_001_model_trains_step_for_step_like_keras():
         assert ours.train_on_batch(x, y) == pytest.approx(want, rel=2e-3)
     for a, b in zip(ours.get_weights(), km.get_weights()):
         np.testing.assert_allclose(a, keras.ops.convert_to_numpy(b), rtol=1e-2, atol=1e-3)
+
+
+@pytest.mark.parametrize("name", ["SimpleRNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("wrap", [False, True])
+def test_masked_sequences_match_keras_at_every_step(name, wrap):
+    """return_sequences under a mask: a padded step repeats the last output (zeros inside
+    Bidirectional, which Keras asks for), and the next layer sees Keras's mask."""
+    keras = _keras()
+    x = _data((3, 6, 2), 2)
+    x[0, :2] = 0  # pre-padding
+    x[1, 4:] = 0  # post-padding
+    x[2, 2:4] = 0  # a gap
+    rec = lambda mod: getattr(mod, name)(4, return_sequences=True)  # noqa: E731
+    wrap_k = (lambda l: keras.layers.Bidirectional(l)) if wrap else (lambda l: l)  # noqa: E731
+    wrap_o = (lambda l: L.Bidirectional(l)) if wrap else (lambda l: l)  # noqa: E731
+    km = keras.Sequential([keras.Input((6, 2)), keras.layers.Masking(0.0), wrap_k(rec(keras.layers)),
+                           getattr(keras.layers, name)(3)])
+    ours = mk.Sequential([L.Masking(0.0, input_shape=(6, 2)), wrap_o(rec(L)), getattr(L, name)(3)])
+    ours.set_weights(km.get_weights())
+    np.testing.assert_allclose(ours.predict(x), keras.ops.convert_to_numpy(km.predict(x, verbose=0)),
+                               rtol=1e-4, atol=2e-5)
+    inner_k = keras.Model(km.inputs, km.layers[1].output)
+    np.testing.assert_allclose(ours._stack[1](ours._stack[0](x), mask=ours._stack[0].compute_mask(x)).numpy(),
+                               keras.ops.convert_to_numpy(inner_k.predict(x, verbose=0)), rtol=1e-4, atol=2e-5)

@@ -20,8 +20,10 @@ and an LSTM forget-gate bias of 1 (``unit_forget_bias``).
 
 Masks (from ``Embedding(mask_zero=True)`` or ``Masking``): a padded step changes no
 state, wherever it is (Keras pads before the sequence by default), so the last output is
-the state after the last real step. In a returned sequence the padded steps hold zeros
-(Keras repeats the previous output there); the mask travels on, and the loss skips them.
+the state after the last real step. In a returned sequence a padded step repeats the
+previous output, as in Keras (zeros with ``zero_output_for_mask=True``, which
+Bidirectional sets when it returns sequences); the mask travels on, and the loss skips
+those steps.
 """
 import numpy as np
 
@@ -45,8 +47,8 @@ class _KerasRNN(Layer):
     def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
                  kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal", bias_initializer="zeros",
                  dropout=0.0, recurrent_dropout=0.0, return_sequences=False, return_state=False, go_backwards=False,
-                 stateful=False, unroll=False, kernel_regularizer=None, recurrent_regularizer=None,
-                 bias_regularizer=None, **kwargs):
+                 stateful=False, unroll=False, zero_output_for_mask=False, kernel_regularizer=None,
+                 recurrent_regularizer=None, bias_regularizer=None, **kwargs):
         cls = type(self).__name__
         if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units < 1:
             raise ValueError(f"{cls}: units must be a positive int, got {units!r}")
@@ -64,6 +66,7 @@ class _KerasRNN(Layer):
         self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
         self.return_sequences, self.return_state = bool(return_sequences), bool(return_state)
         self.go_backwards, self.stateful, self.unroll = bool(go_backwards), bool(stateful), bool(unroll)
+        self.zero_output_for_mask = bool(zero_output_for_mask)
         self.states = None  # the carried state of a stateful layer (detached), else None
         self._config = dict(units=units, activation=activation, recurrent_activation=recurrent_activation,
                             use_bias=use_bias, kernel_initializer=kernel_initializer,
@@ -200,6 +203,8 @@ class _KerasRNN(Layer):
             out = out.transpose(0, 1)  # (N, T, U)
             if self.go_backwards:  # Keras returns the steps in the order it processed them
                 out = out.flip(1)
+            if mask is not None and not self.zero_output_for_mask:
+                out = _repeat_last_output(out, mask[:, ::-1] if self.go_backwards else mask)
         else:
             out = finals[0]
         return [out] + list(finals) if self.return_state else out
@@ -220,9 +225,8 @@ class _KerasRNN(Layer):
         return out, [h]
 
     def compute_mask(self, x, mask=None):
-        if mask is None or not self.return_sequences:
-            return None
-        return mask[:, ::-1] if self.go_backwards else mask
+        # as Keras: the input's mask, even with go_backwards (whose output runs backwards)
+        return mask if self.return_sequences else None
 
     def extra_repr(self):
         s = f"{self.units}, name={self.name!r}"
@@ -230,6 +234,16 @@ class _KerasRNN(Layer):
             if getattr(self, attr):
                 s += f", {attr}=True"
         return s
+
+
+def _repeat_last_output(out, mask):
+    """Keras's outputs at padded steps: the output of the last real step before (zeros before
+    the first). out (N, T, U) in processing order, mask (N, T) likewise; the kernels gave zeros
+    there. Indexing routes each repeated output's gradient back to the step it came from."""
+    n, t = mask.shape
+    last = np.maximum.accumulate(np.where(mask, np.arange(t), -1), axis=1)  # last real step <= t, or -1
+    padded = mg.cat([mg.zeros(n, 1, out.shape[-1], dtype=out.dtype, device=out.device), out], axis=1)
+    return padded[np.arange(n)[:, None], last + 1]
 
 
 class SimpleRNN(_KerasRNN):

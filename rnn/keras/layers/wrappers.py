@@ -29,6 +29,8 @@ class Bidirectional(Layer):
                 or backward.return_sequences != layer.return_sequences or backward.return_state != layer.return_state:
             raise ValueError("Bidirectional: backward_layer must be the same kind of layer, with the other "
                              "go_backwards and the same return_sequences and return_state")
+        for sub in (layer, backward):  # as Keras: padded steps of returned sequences are zeros here
+            sub.zero_output_for_mask = layer.return_sequences
         nn.Module.__init__(self)  # before the sublayers are assigned (they register as submodules)
         self.merge_mode = merge_mode
         self.forward_layer, self.backward_layer = layer, backward
