@@ -242,18 +242,19 @@ class Sequential(nn.Module):
         if fused:
             with mg.no_grad():
                 out = self._stack[-1].activation(out.detach())
-        weights = None
+        # the mean over examples (and steps), weighted by sample weights; masked steps left out
+        weights, count = None, float(np.prod(per.shape))
         if wb is not None:
             weights = wb.reshape((-1,) + (1,) * (per.ndim - 1)) * np.ones(per.shape)
         if mask is not None and per.ndim == 2 and mask.shape == tuple(per.shape):
             weights = mask.astype(np.float64) if weights is None else weights * mask
+            count = float(mask.sum())
         if per.ndim == 0:
             loss = per
         elif weights is None:
             loss = per.mean()
         else:
-            w = mg.tensor(weights, dtype=per.dtype)
-            loss = (per * w).sum() / max(float((weights != 0).sum()) if mask is not None else per.numel(), 1.0)
+            loss = (per * mg.tensor(weights, dtype=per.dtype)).sum() / max(count, 1.0)
         return loss, out, mask
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
