@@ -158,6 +158,35 @@ def _check_model(model, x, loss_fn, lengths, what):
                           stacklevel=3)
 
 
+def _check_finite(name, t):
+    """Refuse NaN or inf in a float array, naming the first place."""
+    arr = t.numpy()
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        first = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        raise ValueError(f"fit: {name} holds {arr[first]} at index {first}; clean or drop those examples first")
+
+
+def _check_optimizer(optimizer, model):
+    """The optimizer must update this model's parameters (not another model's)."""
+    mine = {id(p) for p in model.parameters()}
+    held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    if mine and not mine & held:
+        raise ValueError(f"fit: the optimizer holds none of the model's {len(mine)} parameters (it was built for "
+                         "another model?); create it with model.parameters(), or pass its name")
+    missing = len(mine - held)
+    if missing:
+        warnings.warn(f"fit: the optimizer does not hold {missing} of the model's {len(mine)} parameters; they will "
+                      "not be trained", stacklevel=3)
+
+
+def _nonfinite_grad(params):
+    """The shape of the first parameter whose gradient holds NaN or inf, else None."""
+    for p in params:
+        if p.grad is not None and not np.isfinite(p.grad.numpy()).all():
+            return f"a parameter of shape {tuple(p.shape)}"
+    return None
+
+
 def _check_lengths(lengths, n, what):
     if lengths is None:
         return None
@@ -250,17 +279,31 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=10, batch_siz
     x, y = _as_tensor(x), _as_tensor(y)
     if len(x) != len(y):
         raise ValueError(f"fit: x has {len(x)} examples but y has {len(y)}")
+    if len(x) == 0:
+        raise ValueError("fit: no training examples (x is empty)")
+    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ValueError(f"fit: batch_size must be a positive int, got {batch_size!r}")
+    if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool) or epochs < 0:
+        raise ValueError(f"fit: epochs must be an int >= 0, got {epochs!r}")
+    _check_finite("x", x)
+    _check_finite("y", y)
     lengths = _check_lengths(lengths, len(x), "fit")
     _check_model(model, x, loss_fn, lengths, "fit")
-    if isinstance(optimizer, str):
-        kwargs = {} if lr is None else {"lr": lr}
-        optimizer = _named("optimizer", optimizer, _OPTIMIZERS)(model.parameters(), **kwargs)
     if validation_data is None and validation_split:
+        if not 0 < validation_split < 1:
+            raise ValueError(f"fit: validation_split must be in (0, 1), the fraction held out, got {validation_split!r}")
         n_val = int(round(len(x) * validation_split))
+        if n_val < 1 or n_val >= len(x):
+            raise ValueError(f"fit: validation_split={validation_split} of {len(x)} examples leaves {n_val} for "
+                             f"validation and {len(x) - n_val} for training; both need at least one")
         cut = len(x) - n_val
         validation_data = (x[cut:], y[cut:]) + (() if lengths is None else (lengths[cut:],))
         x, y = x[:cut], y[:cut]
         lengths = None if lengths is None else lengths[:cut]
+    if isinstance(optimizer, str):
+        kwargs = {} if lr is None else {"lr": lr}
+        optimizer = _named("optimizer", optimizer, _OPTIMIZERS)(model.parameters(), **kwargs)
+    _check_optimizer(optimizer, model)
     history = History()
     best = math.inf
     params = list(model.parameters())
@@ -271,18 +314,24 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=10, batch_siz
         totals, seen = {"loss": 0.0, **{m: 0.0 for m in metrics}}, 0
         batches = _batches(len(x), batch_size, shuffle)
         bar = _progress(batches, epoch, epochs, verbose)
-        for idx in bar:
+        for batch_no, idx in enumerate(bar, 1):
             pred, target = _forward(model, x, lengths, idx, device), y[idx].to(device)
             batch_loss = loss_fn(pred, target)
+            value = batch_loss.item()
             optimizer.zero_grad()
-            batch_loss.backward()
+            if math.isfinite(value):
+                batch_loss.backward()
+            bad = value if not math.isfinite(value) else _nonfinite_grad(params)
+            if bad is not None:  # before the step: the model keeps its last good weights
+                where = "loss" if not math.isfinite(value) else f"gradient of {bad}"
+                kept = f"; the last good checkpoint is {checkpoint}" if checkpoint is not None and best < math.inf \
+                    else ""
+                raise FloatingPointError(f"fit: the {where} is not finite at epoch {epoch}, batch {batch_no}; no "
+                                         f"weight was changed by this batch{kept}. Lower the learning rate, clip "
+                                         "gradients (clip_norm=...) or run under minigrad.detect_anomaly()")
             if clip_norm is not None:
                 optim.clip_grad_norm_(params, clip_norm)
             optimizer.step()
-            value = batch_loss.item()
-            if not math.isfinite(value):
-                raise FloatingPointError(f"fit: the loss became {value} at epoch {epoch}; lower the learning rate, "
-                                         "clip gradients (clip_norm=...) or run under minigrad.detect_anomaly()")
             totals["loss"] += value * len(idx)
             for m in metrics:
                 totals[m] += _METRICS[m](pred, target) * len(idx)

@@ -100,8 +100,68 @@ def test_fit_rejects_mismatched_data_and_reports_divergence():
     with pytest.raises(ValueError, match="x has 4 examples but y has 3"):
         fit(nn.Linear(3, 1), np.zeros((4, 3)), np.zeros((3, 1)), verbose=0)
     x, y = _regression()
-    with pytest.raises(FloatingPointError, match="the loss became"), np.errstate(all="ignore"):
+    with pytest.raises(FloatingPointError, match="is not finite at epoch"), np.errstate(all="ignore"):
         fit(nn.Linear(3, 1), x * 1e20, y, optimizer="sgd", lr=1e10, epochs=3, verbose=0)
+
+
+def test_a_non_finite_loss_or_gradient_stops_fit_before_the_step(tmp_path):
+    """The model keeps its last good weights; the message names epoch, batch and checkpoint."""
+    x, y = _regression()
+    model = nn.Linear(3, 1)
+    calls = []
+
+    def blows_up_at_batch_3(pred, target):
+        calls.append(1)
+        loss = ((pred - target) ** 2).mean()
+        return loss * np.inf if len(calls) == 3 else loss
+
+    good = {}  # the weights after each step: at the end, those of batch 2
+    with pytest.raises(FloatingPointError, match=r"loss is not finite at epoch 1, batch 3; no weight was changed"), \
+            np.errstate(all="ignore"):
+        fit(model, x, y, loss=blows_up_at_batch_3, epochs=1, verbose=0, shuffle=False, batch_size=16,
+            optimizer=_Recording(model, good))
+    for p, g in zip(model.parameters(), good["after"]):
+        np.testing.assert_array_equal(p.numpy(), g)  # unchanged since the last good step
+    calls.clear()  # one batch per epoch: epochs 1 and 2 save checkpoints, epoch 3 blows up
+    with pytest.raises(FloatingPointError, match=r"epoch 3, batch 1; .*last good checkpoint is .*ck.npz"), \
+            np.errstate(all="ignore"):
+        fit(model, x, y, loss=blows_up_at_batch_3, epochs=3, verbose=0, batch_size=len(x),
+            checkpoint=str(tmp_path / "ck.npz"))
+
+
+class _Recording(mg.optim.SGD):
+    """SGD that records the weights after each step."""
+
+    def __init__(self, model, store):
+        super().__init__(model.parameters(), lr=0.01)
+        self.model, self.store = model, store
+
+    def step(self, closure=None):
+        super().step(closure)
+        self.store["after"] = [p.numpy().copy() for p in self.model.parameters()]
+
+
+def test_fit_refuses_bad_input_before_the_first_step():
+    x, y = _regression()
+    model = nn.Linear(3, 1)
+    before = [p.numpy().copy() for p in model.parameters()]
+    x_nan = x.copy()
+    x_nan[7, 2] = np.nan
+    cases = [
+        (dict(x=x_nan, y=y), r"x holds nan at index \(7, 2\)"),
+        (dict(x=x[:0], y=y[:0]), "no training examples"),
+        (dict(x=x, y=y, batch_size=0), "batch_size must be a positive int"),
+        (dict(x=x, y=y, validation_split=1.5), r"validation_split must be in \(0, 1\)"),
+        (dict(x=x, y=y, validation_split=-0.1), r"validation_split must be in \(0, 1\)"),
+        (dict(x=x[:2], y=y[:2], validation_split=0.1), "leaves 0 for validation"),
+        (dict(x=x, y=y, optimizer=mg.optim.SGD(nn.Linear(3, 1).parameters(), lr=0.1)),
+         "holds none of the model's 2 parameters"),
+    ]
+    for kwargs, match in cases:
+        with pytest.raises(ValueError, match=match):
+            fit(model, verbose=0, **kwargs)
+    for p, b in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.numpy(), b)
 
 
 def test_history_plot_leaves_out_lr_and_time(tmp_path, monkeypatch):
