@@ -25,7 +25,7 @@ from .ops import (abs, add, argmax, argmin, astype, binary_cross_entropy_with_lo
 from .gradcheck import GradcheckError, gradcheck
 from .plot import plot_curves
 from .random import manual_seed
-from .serialization import load, save
+from .serialization import CheckpointError, load, save
 from .tensor import Tensor
 
 from . import nn, optim  # noqa: E402  (they build on everything above)

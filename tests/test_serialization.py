@@ -1,5 +1,7 @@
 """save/load: round trips, atomic writes, and clear failures."""
+import io
 import os
+import stat
 import zipfile
 
 import numpy as np
@@ -63,7 +65,71 @@ def test_load_rejects_foreign_and_corrupt_files(tmp_path):
         mg.load(foreign)
     broken = tmp_path / "broken.npz"
     broken.write_bytes(b"PK\x03\x04 definitely not a zip file")
-    with pytest.raises((OSError, zipfile.BadZipFile, ValueError)):
+    with pytest.raises(mg.CheckpointError, match="broken.npz is not a minigrad checkpoint"):
         mg.load(broken)
     with pytest.raises(OSError, match="cannot read checkpoint"):
         mg.load(tmp_path / "missing.npz")
+
+
+# ------------------------------------------------------------------ files that are not checkpoints
+def _checkpoint(tmp_path):
+    path = tmp_path / "c.npz"
+    mg.save({"w": np.arange(6.0).reshape(2, 3), "step": 3}, path)
+    return path
+
+
+def test_truncated_random_and_foreign_files_raise_checkpoint_error_naming_the_file(tmp_path):
+    path = _checkpoint(tmp_path)
+    data = path.read_bytes()
+    cases = {"truncated.npz": data[: len(data) // 2], "random.npz": np.random.default_rng(0).bytes(2000),
+             "empty.npz": b"", "text.npz": b"hello, not a checkpoint\n"}
+    for name, content in cases.items():
+        bad = tmp_path / name
+        bad.write_bytes(content)
+        with pytest.raises(mg.CheckpointError, match=name):
+            mg.load(bad)
+    assert issubclass(mg.CheckpointError, ValueError)
+    with pytest.raises(ValueError, match="the path is empty"):
+        mg.load("")
+
+
+def test_a_crafted_header_cannot_make_load_allocate_more_than_the_file_holds(tmp_path):
+    """A member whose .npy header declares 2^31 float64 but stores 16 bytes is refused before any
+    allocation; so is a compressed member (a zip bomb's way to be small on disk)."""
+    crafted = tmp_path / "crafted.npz"
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (1 << 31,)})
+    with zipfile.ZipFile(crafted, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("__minigrad_structure__.npy", _npy(np.frombuffer(b'{"__array__": "a0:/w"}', np.uint8)))
+        zf.writestr("a0:/w.npy", header.getvalue() + b"\0" * 16)
+    with pytest.raises(mg.CheckpointError, match=r"declares \(2147483648,\) float64 .* but stores 16"):
+        mg.load(crafted)
+    bomb = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("__minigrad_structure__.npy", _npy(np.frombuffer(b'{"__array__": "a0:/w"}', np.uint8)))
+        zf.writestr("a0:/w.npy", _npy(np.zeros(1 << 20)))
+    with pytest.raises(mg.CheckpointError, match="is compressed"):
+        mg.load(bomb)
+
+
+def _npy(arr):
+    out = io.BytesIO()
+    np.save(out, arr)
+    return out.getvalue()
+
+
+def test_save_clears_temporary_files_of_crashed_saves_and_follows_the_umask(tmp_path):
+    path = tmp_path / "c.npz"
+    stale = tmp_path / ".c.npz.999999999.tmp-abc.npz"  # a process that no longer exists
+    stale.write_bytes(b"x" * 100)
+    other = tmp_path / ".other.npz.999999999.tmp-abc.npz"  # another file's: left alone
+    other.write_bytes(b"x")
+    old = os.umask(0o022)
+    try:
+        mg.save({"v": np.ones(2)}, path)
+    finally:
+        os.umask(old)
+    assert not stale.exists() and other.exists()
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o644  # not mkstemp's 0600
+    with pytest.raises(ValueError, match="is not a file path"):
+        mg.save({"v": 1}, "")
