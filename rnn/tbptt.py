@@ -12,7 +12,9 @@ through the last k2 steps only (k2 >= k1):
 * k1 = k2 = k is the common "detach the hidden state every k steps".
 * k1 = k2 = T is exactly full BPTT (one update per sequence).
 * k1 < k2 lets every loss see at least k2 - k1 steps of history in its gradient; the
-  price is recomputing the k2 - k1 overlapping steps at every update.
+  price is recomputing the k2 - k1 overlapping steps at every update. The state they
+  start from is the one the previous update's forward pass computed there (with the
+  weights of that time), saved detached: not recomputed with the updated weights.
 
 The state is carried across calls (across batches of a continuous stream, as in
 language modelling), always detached where the graph is cut: ``detach_state()`` or
@@ -53,13 +55,13 @@ class TBPTT:
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.k1, self.k2, self.clip_norm = k1, k2, clip_norm
         self.state = None
-        self._history = []  # inputs and states of the last k2 - k1 steps, to recompute the overlap
+        self._history = None  # (the last k2 - k1 input steps, the state before them), to recompute the overlap
         self.grad_norms = []
 
     def reset_state(self):
         """Forget the carried state (start of an unrelated sequence)."""
         self.state = None
-        self._history = []
+        self._history = None
 
     def detach_state(self):
         """Keep the carried state's values but cut its graph."""
@@ -80,18 +82,25 @@ class TBPTT:
         return losses
 
     def _update(self, x_new, y_new):
-        n_new = x_new.shape[0]
         overlap = self.k2 - self.k1
         # Recompute the overlap from the state saved k2 steps back (detached there),
         # then the new steps; only the new steps' losses count.
         if overlap and self._history:
-            x_old = mg.cat([h for h, _ in self._history], axis=0)
-            start_state = self._history[0][1]
+            x_old, start_state = self._history
             x_run = mg.cat([x_old, x_new], axis=0)
         else:
-            x_run, start_state, x_old = x_new, self.state, None
-        y_pred, end_state = self.model(x_run, start_state)
+            x_old, start_state, x_run = None, self.state, x_new
         n_old = 0 if x_old is None else x_old.shape[0]
+        # The next update recomputes the last `overlap` steps from the state before them:
+        # this forward runs in two pieces and keeps that state as it computed it, with the
+        # weights of this update (the gradient flows through both pieces as through one).
+        split = x_run.shape[0] - min(overlap, x_run.shape[0])
+        if overlap and split > 0:
+            y_head, mid_state = self.model(x_run[:split], start_state)
+            y_tail, end_state = self.model(x_run[split:], mid_state)
+            y_pred = mg.cat([y_head, y_tail], axis=0)
+        else:
+            (y_pred, end_state), mid_state = self.model(x_run, start_state), start_state
         loss = self.loss_fn(y_pred[n_old:], y_new)
         self.optimizer.zero_grad()
         loss.backward()
@@ -99,25 +108,9 @@ class TBPTT:
             self.grad_norms.append(clip_grad_norm_(self._parameters(), self.clip_norm))
         self.optimizer.step()
         if overlap:
-            self._remember(x_new, n_new)
+            self._history = (x_run[split:], detach(mid_state))
         self.state = detach(end_state)
         return loss.item()
-
-    def _remember(self, x_new, n_new):
-        """Keep the last k2 - k1 input steps and the (detached) state just before them."""
-        # Run forward without a graph to find the state at each kept boundary: the
-        # state entering a kept step is the state after all steps before it.
-        self._history.append((x_new, detach(self.state)))
-        total = sum(h.shape[0] for h, _ in self._history)
-        overlap = self.k2 - self.k1
-        while self._history and total - self._history[0][0].shape[0] >= overlap:
-            total -= self._history.pop(0)[0].shape[0]
-        if total > overlap:  # trim the oldest piece to exactly `overlap` steps
-            first, state = self._history[0]
-            cut = total - overlap
-            with mg.no_grad():
-                _, state = self.model(first[:cut], state)
-            self._history[0] = (first[cut:], detach(state))
 
     def _parameters(self):
         return [p for group in self.optimizer.param_groups for p in group["params"]]

@@ -113,3 +113,34 @@ def test_clipping_records_norms_and_bad_arguments_raise():
     with pytest.raises(ValueError, match="1 <= k1 <= k2"):
         TBPTT(model, mse, None, k1=5, k2=3)
     assert detach(None) is None
+
+
+@pytest.mark.parametrize("k1, k2", [(3, 5), (2, 5), (4, 6), (3, 3)])
+def test_the_overlap_starts_from_the_state_the_forward_pass_computed(k1, k2):
+    """With lr > 0 (weights change between updates): TBPTT equals a step-by-step reference in
+    which every update runs from the state that an earlier forward pass computed at t - k2,
+    detached. (Recomputing that state with the updated weights, as an earlier version did,
+    gives other weights; at lr = 0 the two cannot be told apart.)"""
+    x, y = _data(t=14, seed=3)
+    mg.manual_seed(4)
+    a = Tagger("GRU")
+    b = Tagger("GRU")
+    b.load_state_dict(a.state_dict())
+    TBPTT(a, mse, optim.SGD(a.parameters(), lr=0.3), k1=k1, k2=k2).step(x, y)
+
+    opt = optim.SGD(b.parameters(), lr=0.3)
+    saved = {0: None}  # position -> the state entering it, as a forward pass computed it (detached)
+    for start_new in range(0, x.shape[0], k1):
+        stop = min(start_new + k1, x.shape[0])
+        start = max(0, start_new - (k2 - k1))
+        state, preds = saved[start], []
+        for p in range(start, stop):  # one step at a time, keeping every state it passes
+            pred, state = b(x[p:p + 1], state)
+            preds.append(pred)
+            saved[p + 1] = detach(state)
+        loss = mse(mg.cat(preds, axis=0)[start_new - start:], y[start_new:stop])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        np.testing.assert_allclose(pa.numpy(), pb.numpy(), rtol=1e-10, atol=1e-12)
