@@ -254,3 +254,45 @@ def test_a_frozen_layer_keeps_its_weights():
     for a, b in zip(model.layers[0].get_weights(), frozen):
         np.testing.assert_array_equal(a, b)
     assert model.count_params() == 4 * 3 + 4 + 5
+
+
+def test_model_checkpoint_best_only_every_epoch_and_keep(tmp_path):
+    x, y = _regression()
+    model = _model(optimizer=keras.optimizers.Adam(learning_rate=0.01))
+    every = keras.callbacks.ModelCheckpoint(str(tmp_path / "e{epoch:02d}-{loss:.3f}.npz"), keep=2)
+    best = keras.callbacks.ModelCheckpoint(str(tmp_path / "best.npz"), monitor="val_loss", save_best_only=True)
+    h = model.fit(x, y, epochs=4, validation_split=0.25, callbacks=[every, best], verbose=0)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["best.npz", f"e03-{h.history['loss'][2]:.3f}.npz", f"e04-{h.history['loss'][3]:.3f}.npz"]
+    other = _model()
+    other.load_weights(tmp_path / "best.npz")
+    best_epoch = int(np.argmin(h.history["val_loss"]))
+    assert other.evaluate(x[-16:], y[-16:], verbose=0) == pytest.approx(h.history["val_loss"][best_epoch], rel=1e-5)
+
+
+def test_csv_logger_writes_a_row_per_epoch_and_appends_on_resume(tmp_path):
+    path = tmp_path / "log.csv"
+    model = _model()
+    x, y = _regression()
+    model.fit(x, y, epochs=2, callbacks=[keras.callbacks.CSVLogger(path)], verbose=0)
+    model.fit(x, y, epochs=3, initial_epoch=2, callbacks=[keras.callbacks.CSVLogger(path, append=True)], verbose=0)
+    rows = path.read_text().strip().splitlines()
+    assert rows[0] == "epoch,loss" and [r.split(",")[0] for r in rows[1:]] == ["0", "1", "2"]
+    assert all(float(r.split(",")[1]) > 0 for r in rows[1:])
+
+
+def test_learning_rate_callbacks():
+    model = _model(optimizer=keras.optimizers.SGD(learning_rate=0.1))
+    x, y = _regression()
+    seen = []
+    sched = keras.callbacks.LearningRateScheduler(lambda epoch, lr: 0.1 / (epoch + 1))
+    probe = keras.callbacks.LambdaCallback(on_epoch_begin=lambda e, logs: seen.append(
+        model.optimizer.bound.param_groups[0]["lr"]))
+    h = model.fit(x, y, epochs=3, callbacks=[sched, probe], verbose=0)
+    assert seen == pytest.approx([0.1, 0.05, 0.1 / 3]) and h.history["learning_rate"] == pytest.approx(seen)
+    plateau = keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.5, patience=1, min_delta=100.0)
+    h = model.fit(x, y, epochs=3, callbacks=[plateau], verbose=0)  # after the first, nothing improves by 100
+    assert h.history["learning_rate"] == pytest.approx([0.1 / 3, 0.1 / 3, 0.1 / 6])  # the rate each epoch used
+    assert model.optimizer.bound.param_groups[0]["lr"] == pytest.approx(0.1 / 12)
+    with pytest.raises(KeyError, match="'val_loss' is not in the logs"):
+        model.fit(x, y, epochs=1, callbacks=[keras.callbacks.ReduceLROnPlateau()], verbose=0)

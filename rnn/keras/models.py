@@ -308,7 +308,7 @@ class Sequential(nn.Module):
         metrics = self._metrics_for()
         verbose = 1 if verbose == "auto" else verbose
         history = History()
-        cbs = [history] + list(callbacks or [])
+        cbs = list(callbacks or []) + [history]  # last, as Keras: it records what the others added to the logs
         for cb in cbs:
             if not isinstance(cb, Callback):
                 raise TypeError(f"fit: callbacks must be rnn.keras.callbacks.Callback objects, got {type(cb).__name__}")
