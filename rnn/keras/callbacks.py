@@ -79,12 +79,8 @@ class EarlyStopping(Callback):
     def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, verbose=0, mode="auto", baseline=None,
                  restore_best_weights=False, start_from_epoch=0):
         super().__init__()
-        if mode not in ("auto", "min", "max"):
-            raise ValueError(f"EarlyStopping: mode must be auto, min or max, got {mode!r}")
-        if mode == "auto":
-            mode = "max" if "acc" in monitor else "min"
         self.monitor, self.min_delta, self.patience, self.verbose = monitor, abs(min_delta), patience, verbose
-        self.sign = 1 if mode == "min" else -1
+        self.sign = _mode_sign(monitor, mode, "EarlyStopping")
         self.baseline, self.restore_best_weights, self.start_from_epoch = baseline, restore_best_weights, \
             start_from_epoch
         self.stopped_epoch = 0
@@ -94,13 +90,9 @@ class EarlyStopping(Callback):
         self.best = math.inf if self.baseline is None else self.sign * self.baseline
 
     def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        if self.monitor not in logs:
-            raise KeyError(f"EarlyStopping: {self.monitor!r} is not in the logs (available: {', '.join(logs)}); "
-                           "val_* values need validation_data or validation_split")
+        value = self.sign * _monitored(logs, self.monitor, "EarlyStopping")
         if epoch < self.start_from_epoch:
             return
-        value = self.sign * logs[self.monitor]
         if value < self.best - self.min_delta:
             self.best, self.wait, self.best_epoch = value, 0, epoch
             if self.restore_best_weights:
