@@ -180,11 +180,22 @@ def _check_optimizer(optimizer, model):
 
 
 def _nonfinite_grad(params):
-    """The shape of the first parameter whose gradient holds NaN or inf, else None."""
-    for p in params:
-        if p.grad is not None and not np.isfinite(p.grad.numpy()).all():
+    """The shape of the first parameter whose gradient holds NaN or inf, else None.
+
+    One number crosses to the host per batch: the sum of every gradient, computed where
+    the gradients live (a NaN or an inf anywhere makes it NaN or inf). Only when it is not
+    finite are the gradients searched one by one."""
+    grads = [p for p in params if p.grad is not None]
+    if not grads:
+        return None
+    with mg.no_grad():
+        total = sum(mg.Tensor._wrap(p.grad.data, device=p.device).sum() for p in grads)
+    if math.isfinite(total.item()):
+        return None
+    for p in grads:
+        if not np.isfinite(p.grad.numpy()).all():
             return f"a parameter of shape {tuple(p.shape)}"
-    return None
+    return "the parameters (their sum overflows)"
 
 
 def _check_lengths(lengths, n, what):
@@ -264,7 +275,8 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=10, batch_siz
 
     loss: a name ("mse", "mae", "cross_entropy", "bce_with_logits", or Keras's names, which
       here take logits too) or a function (pred, y) -> scalar tensor. optimizer: a name or
-      an Optimizer. metrics: a name or names from {"accuracy", "acc", "mae"}. validation_data: (x, y) or (x, y, lengths);
+      an Optimizer. metrics: a name or names from {"accuracy", "acc", "mae"}.
+      validation_data: (x, y) or (x, y, lengths);
       validation_split takes that fraction from the END of the data (no shuffling
       first, so time series stay honest). clip_norm: global gradient-norm clipping.
       scheduler: an LR scheduler (stepped per epoch; ReduceLROnPlateau gets val_loss).
@@ -291,7 +303,8 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=10, batch_siz
     _check_model(model, x, loss_fn, lengths, "fit")
     if validation_data is None and validation_split:
         if not 0 < validation_split < 1:
-            raise ValueError(f"fit: validation_split must be in (0, 1), the fraction held out, got {validation_split!r}")
+            raise ValueError(f"fit: validation_split must be in (0, 1), the fraction held out, got "
+                             f"{validation_split!r}")
         n_val = int(round(len(x) * validation_split))
         if n_val < 1 or n_val >= len(x):
             raise ValueError(f"fit: validation_split={validation_split} of {len(x)} examples leaves {n_val} for "

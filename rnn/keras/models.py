@@ -234,12 +234,15 @@ class Sequential(nn.Module):
         return int(batch_size)
 
     # ------------------------------------------------------------- training
-    def _batch_loss(self, xb, yb, wb, training):
-        """(loss Tensor, predictions Tensor, mask) for one batch."""
+    def _batch_loss(self, xb, yb, wb, training, want_output=True):
+        """(loss Tensor, predictions Tensor or None, mask) for one batch; the predictions (for the
+        metrics) only with ``want_output``."""
         fused = self._fused_loss()
         out, mask = self._run(xb, training, logits=fused)
         per = self.loss.per_example_from_logits(yb, out) if fused else self.loss.per_example(yb, out)
-        if fused:
+        if not want_output:
+            out = None
+        elif fused:  # the probabilities, from the logits the loss took
             with mg.no_grad():
                 out = self._stack[-1].activation(out.detach())
         # the mean over examples (and steps), weighted by sample weights; masked steps left out
@@ -335,7 +338,8 @@ class Sequential(nn.Module):
                     for cb in cbs:
                         cb.on_train_batch_begin(b, {})
                     wb = None if sample_weight is None else sample_weight[idx]
-                    loss, pred, mask = self._batch_loss(x[idx], y[idx], wb, training=True)
+                    loss, pred, mask = self._batch_loss(x[idx], y[idx], wb, training=True,
+                                                        want_output=bool(metrics))
                     value = loss.item()
                     if not math.isfinite(value):
                         raise FloatingPointError(
@@ -399,7 +403,8 @@ class Sequential(nn.Module):
             with mg.no_grad():
                 for i in range(0, len(x), batch_size):
                     sl = slice(i, i + batch_size)
-                    loss, pred, mask = self._batch_loss(x[sl], y[sl], None if w is None else w[sl], training=False)
+                    loss, pred, mask = self._batch_loss(x[sl], y[sl], None if w is None else w[sl], training=False,
+                                                        want_output=bool(metrics))
                     k = len(x[sl])
                     totals["loss"] += loss.item() * k
                     for name, fn in metrics:
@@ -448,7 +453,7 @@ class Sequential(nn.Module):
         if not self.optimizer.bound_to(self._trainable()):
             self.optimizer.bind(self._trainable())
         self.train()
-        loss, _, _ = self._batch_loss(x, y, sample_weight, training=True)
+        loss, _, _ = self._batch_loss(x, y, sample_weight, training=True, want_output=False)
         value = loss.item()
         if not math.isfinite(value):
             raise FloatingPointError(f"train_on_batch: the loss is {value}; no weight was changed")

@@ -15,5 +15,6 @@ def to_categorical(y, num_classes=None, dtype="float32"):
         y = y[..., 0]
     n = int(y.max()) + 1 if num_classes is None else int(num_classes)
     if y.size and (y.min() < 0 or y.max() >= n):
-        raise ValueError(f"to_categorical: class ids must be in [0, {n}), got {int(y.min() if y.min() < 0 else y.max())}")
+        bad = int(y.min() if y.min() < 0 else y.max())
+        raise ValueError(f"to_categorical: class ids must be in [0, {n}), got {bad}")
     return np.eye(n, dtype=dtype)[y]

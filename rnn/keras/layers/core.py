@@ -171,8 +171,8 @@ class Masking(Layer):
         return np.any(as_tensor(x).numpy() != self.mask_value, axis=-1)
 
     def call(self, x, mask=None, training=None):
-        keep = self._mask(x)
-        return x * mg.tensor(keep[..., None].astype(x.numpy().dtype))
+        keep = self._mask(x)  # the mask is a host array, as the recurrent kernels want it
+        return x * mg.tensor(keep[..., None], dtype=x.dtype, device=x.device)
 
     def compute_mask(self, x, mask=None):
         return self._mask(x)

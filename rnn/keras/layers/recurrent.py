@@ -185,14 +185,14 @@ class _KerasRNN(Layer):
             step_mask = np.ascontiguousarray(mask.T)
         if self.dropout and training:  # one mask per sequence, over the features (Keras's)
             keep = mg.tensor((mg.random.generator().random((n, 1, x.shape[-1])) >= self.dropout)
-                             .astype(np.float64) / (1 - self.dropout), dtype=x.dtype)
+                             .astype(np.float64) / (1 - self.dropout), dtype=x.dtype, device=x.device)
             x = x * keep
         init = self._initial(n, initial_state, x.device)
         xt = x.transpose(0, 1)  # (T, N, F): the fused kernels' layout
         if self.recurrent_dropout and training:
             rmask = mg.tensor((mg.random.generator().random((n, self.units)) >= self.recurrent_dropout)
-                              .astype(np.float64) / (1 - self.recurrent_dropout), dtype=x.dtype)
-            tmask = None if step_mask is None else mg.tensor(step_mask[:, :, None])
+                              .astype(np.float64) / (1 - self.recurrent_dropout), dtype=x.dtype, device=x.device)
+            tmask = None if step_mask is None else mg.tensor(step_mask[:, :, None], device=x.device)
             out, finals = composed_direction(self.mode, xt, init, self._params(), self.go_backwards, tmask,
                                              self._nonlinearity(), recurrent_mask=rmask)
         else:
