@@ -26,6 +26,7 @@ from .gradcheck import GradcheckError, gradcheck
 from .plot import plot_curves
 from .random import manual_seed
 from .serialization import CheckpointError, load, save
+from .checkpoint import load_checkpoint, save_checkpoint
 from .tensor import Tensor
 
 from . import nn, optim  # noqa: E402  (they build on everything above)

@@ -26,6 +26,11 @@ import minigrad as mg
 from minigrad import nn, optim
 from minigrad.random import generator
 
+from .callbacks import EarlyStopping, History  # noqa: F401  (rnn.train.EarlyStopping, as before)
+from .loop import TrainingLoop
+
+__all__ = ["fit", "evaluate", "predict", "accuracy", "History", "EarlyStopping"]
+
 _LOSSES = {"mse": nn.functional.mse_loss, "mean_squared_error": nn.functional.mse_loss,
            "mae": nn.functional.l1_loss, "mean_absolute_error": nn.functional.l1_loss, "l1": nn.functional.l1_loss,
            "cross_entropy": nn.functional.cross_entropy, "sparse_categorical_crossentropy": nn.functional.cross_entropy,
@@ -48,56 +53,6 @@ def accuracy(pred, y):
 
 _METRICS = {"accuracy": accuracy, "acc": accuracy,
             "mae": lambda p, y: float(np.abs(p.numpy() - y.numpy()).mean())}
-
-
-class History:
-    """Per-epoch records: ``history.history["loss"]``, ``["val_loss"]``, metrics, ``["lr"]``."""
-
-    def __init__(self):
-        self.history = {}
-        self.epoch = []
-
-    def append(self, epoch, logs):
-        self.epoch.append(epoch)
-        for k, v in logs.items():
-            self.history.setdefault(k, []).append(v)
-
-    def plot(self, path, title=None):
-        # losses and metrics; the learning rate and seconds per epoch are on other scales
-        curves = {k: v for k, v in self.history.items() if k not in ("lr", "time")}
-        return mg.plot_curves(curves, path, title=title)
-
-    def __repr__(self):
-        last = {k: round(v[-1], 5) for k, v in self.history.items()}
-        return f"History({len(self.epoch)} epochs, last: {last})"
-
-
-class EarlyStopping:
-    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs;
-    optionally put back the best weights seen."""
-
-    def __init__(self, monitor="val_loss", patience=5, min_delta=0.0, mode="min", restore_best_weights=True):
-        self.monitor, self.patience, self.min_delta = monitor, patience, min_delta
-        self.sign = 1 if mode == "min" else -1
-        self.restore = restore_best_weights
-        self.best, self.best_state, self.wait = math.inf, None, 0
-
-    def __call__(self, model, logs):
-        """Return True to stop training."""
-        if self.monitor not in logs:
-            raise KeyError(f"EarlyStopping: {self.monitor!r} is not logged (available: {sorted(logs)})")
-        value = self.sign * logs[self.monitor]
-        if value < self.best - self.min_delta:
-            self.best, self.wait = value, 0
-            if self.restore:
-                self.best_state = model.state_dict()
-            return False
-        self.wait += 1
-        if self.wait >= self.patience:
-            if self.restore and self.best_state is not None:
-                model.load_state_dict(self.best_state)
-            return True
-        return False
 
 
 def _as_tensor(a):
@@ -179,25 +134,6 @@ def _check_optimizer(optimizer, model):
                       "not be trained", stacklevel=3)
 
 
-def _nonfinite_grad(params):
-    """The shape of the first parameter whose gradient holds NaN or inf, else None.
-
-    One number crosses to the host per batch: the sum of every gradient, computed where
-    the gradients live (a NaN or an inf anywhere makes it NaN or inf). Only when it is not
-    finite are the gradients searched one by one."""
-    grads = [p for p in params if p.grad is not None]
-    if not grads:
-        return None
-    with mg.no_grad():
-        total = sum(mg.Tensor._wrap(p.grad.data, device=p.device).sum() for p in grads)
-    if math.isfinite(total.item()):
-        return None
-    for p in grads:
-        if not np.isfinite(p.grad.numpy()).all():
-            return f"a parameter of shape {tuple(p.shape)}"
-    return "the parameters (their sum overflows)"
-
-
 def _check_lengths(lengths, n, what):
     if lengths is None:
         return None
@@ -270,7 +206,7 @@ def predict(model, x, batch_size=256, lengths=None):
 
 def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=10, batch_size=32, validation_data=None,
         validation_split=0.0, metrics=(), lengths=None, clip_norm=None, scheduler=None, callbacks=(),
-        checkpoint=None, shuffle=True, verbose=1):
+        checkpoint=None, resume=None, initial_epoch=0, shuffle=True, verbose=1):
     """Train ``model`` and return a ``History``.
 
     loss: a name ("mse", "mae", "cross_entropy", "bce_with_logits", or Keras's names, which
@@ -280,11 +216,18 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=10, batch_siz
       validation_split takes that fraction from the END of the data (no shuffling
       first, so time series stay honest). clip_norm: global gradient-norm clipping.
       scheduler: an LR scheduler (stepped per epoch; ReduceLROnPlateau gets val_loss).
-      callbacks: callables (model, logs) -> True to stop, e.g. EarlyStopping.
-      checkpoint: path; the model, optimizer and epoch are saved (atomically) whenever
-      the monitored loss (val_loss if any, else loss) improves. verbose: 0 silent,
-      1 a progress bar per epoch (tqdm, shown only on a terminal) and a summary line,
-      2 the summary line only (as Keras's verbose=2; for logs and notebooks).
+      callbacks: ``rnn.callbacks`` objects (EarlyStopping, ModelCheckpoint, CSVLogger,
+      LivePlot, ...) or functions (model, logs) -> True to stop.
+      checkpoint: a path; the whole training state (weights, optimizer, scheduler,
+      random and callback states, the History) is written there atomically after every
+      epoch. resume: a checkpoint to continue from (``True``: ``checkpoint``'s file if it
+      exists, else start afresh): the run then gives the losses an uninterrupted run
+      would have, bit for bit. initial_epoch: the epoch to start counting from (Keras's).
+      verbose: 0 silent, 1 a progress bar per epoch (tqdm, shown only on a terminal) and a
+      line per epoch, 2 the line only (as Keras's verbose=2; for logs and notebooks).
+
+    Ctrl-C stops after the current batch and returns the History so far
+    (``history.interrupted`` is then True); the interrupted epoch is not checkpointed.
     """
     loss_fn = _loss_fn(loss)
     metrics = _metric_names(metrics)
@@ -293,10 +236,10 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=10, batch_siz
         raise ValueError(f"fit: x has {len(x)} examples but y has {len(y)}")
     if len(x) == 0:
         raise ValueError("fit: no training examples (x is empty)")
-    if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ValueError(f"fit: batch_size must be a positive int, got {batch_size!r}")
-    if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool) or epochs < 0:
-        raise ValueError(f"fit: epochs must be an int >= 0, got {epochs!r}")
+    for label, v, least in (("batch_size", batch_size, 1), ("epochs", epochs, 0), ("initial_epoch", initial_epoch, 0)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < least:
+            raise ValueError(f"fit: {label} must be an int >= {least}, got {v!r}")
+    resume = _resume_path(resume, checkpoint, initial_epoch)
     _check_finite("x", x)
     _check_finite("y", y)
     lengths = _check_lengths(lengths, len(x), "fit")
@@ -317,70 +260,63 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=10, batch_siz
         kwargs = {} if lr is None else {"lr": lr}
         optimizer = _named("optimizer", optimizer, _OPTIMIZERS)(model.parameters(), **kwargs)
     _check_optimizer(optimizer, model)
-    history = History()
-    best = math.inf
     params = list(model.parameters())
     device = _device_of(model)
-    for epoch in range(1, epochs + 1):
-        model.train()
-        start = time.perf_counter()
-        totals, seen = {"loss": 0.0, **{m: 0.0 for m in metrics}}, 0
-        batches = _batches(len(x), batch_size, shuffle)
-        bar = _progress(batches, epoch, epochs, verbose)
-        for batch_no, idx in enumerate(bar, 1):
-            pred, target = _forward(model, x, lengths, idx, device), y[idx].to(device)
-            batch_loss = loss_fn(pred, target)
-            value = batch_loss.item()
-            optimizer.zero_grad()
-            if math.isfinite(value):
-                batch_loss.backward()
-            bad = value if not math.isfinite(value) else _nonfinite_grad(params)
-            if bad is not None:  # before the step: the model keeps its last good weights
-                where = "loss" if not math.isfinite(value) else f"gradient of {bad}"
-                kept = f"; the last good checkpoint is {checkpoint}" if checkpoint is not None and best < math.inf \
-                    else ""
-                raise FloatingPointError(f"fit: the {where} is not finite at epoch {epoch}, batch {batch_no}; no "
-                                         f"weight was changed by this batch{kept}. Lower the learning rate, clip "
-                                         "gradients (clip_norm=...) or run under minigrad.detect_anomaly()")
-            if clip_norm is not None:
-                optim.clip_grad_norm_(params, clip_norm)
-            optimizer.step()
-            totals["loss"] += value * len(idx)
-            for m in metrics:
-                totals[m] += _METRICS[m](pred, target) * len(idx)
-            seen += len(idx)
-            if hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{totals['loss'] / seen:.4f}")
-        logs = {k: v / seen for k, v in totals.items()}
-        if validation_data is not None:
-            vx, vy, *vl = validation_data
-            val = evaluate(model, vx, vy, loss_fn, max(batch_size, 256), metrics, vl[0] if vl else None)
-            logs.update({f"val_{k}": v for k, v in val.items()})
-        logs["lr"] = optimizer.param_groups[0]["lr"]
-        logs["time"] = time.perf_counter() - start
-        history.append(epoch, logs)
-        if verbose:
-            print(f"epoch {epoch}/{epochs} " + " ".join(f"{k} {v:.4g}" for k, v in logs.items()))
-        if scheduler is not None:
-            scheduler.step(logs.get("val_loss", logs["loss"])) if isinstance(scheduler, optim.ReduceLROnPlateau) \
-                else scheduler.step()
-        monitored = logs.get("val_loss", logs["loss"])
-        if checkpoint is not None and monitored < best:
-            best = monitored
-            os.makedirs(os.path.dirname(os.path.abspath(checkpoint)), exist_ok=True)
-            mg.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
-                     "logs": logs}, checkpoint)
-        if any(cb(model, logs) for cb in callbacks):
-            break
-    return history
+    loop = TrainingLoop(model, optimizer, callbacks, scheduler=scheduler, verbose=verbose,
+                        params={"epochs": epochs, "steps": math.ceil(len(x) / batch_size), "batch_size": batch_size})
+    if checkpoint is not None:
+        os.makedirs(os.path.dirname(os.path.abspath(checkpoint)), exist_ok=True)
+        loop.checkpoint_paths.append(checkpoint)
+    with loop.running(initial_epoch, resume):
+        for epoch in range(loop.epoch, epochs):
+            model.train()
+            start = time.perf_counter()
+            loop.epoch_begin(epoch)
+            for batch_no, idx in enumerate(_batches(len(x), batch_size, shuffle)):
+                loop.batch_begin(batch_no)
+                pred, target = _forward(model, x, lengths, idx, device), y[idx].to(device)
+                batch_loss = loss_fn(pred, target)
+                value = batch_loss.item()
+                optimizer.zero_grad()
+                if math.isfinite(value):
+                    batch_loss.backward()
+                if not loop.step_is_finite(value, params, epoch, batch_no):  # before the step: weights stay good
+                    break
+                if clip_norm is not None:
+                    optim.clip_grad_norm_(params, clip_norm)
+                optimizer.step()
+                values = {"loss": value, **{m: _METRICS[m](pred, target) for m in metrics}}
+                if loop.batch_end(batch_no, values, len(idx)):
+                    break
+            if loop.stop and loop.batch:  # Ctrl-C or a callback in the middle of the epoch
+                break
+            logs = loop.means()
+            if validation_data is not None:
+                vx, vy, *vl = validation_data
+                val = evaluate(model, vx, vy, loss_fn, max(batch_size, 256), metrics, vl[0] if vl else None)
+                logs.update({f"val_{k}": v for k, v in val.items()})
+            logs["lr"] = optimizer.param_groups[0]["lr"]
+            logs["time"] = time.perf_counter() - start
+            if scheduler is not None:
+                scheduler.step(logs.get("val_loss", logs["loss"])) if isinstance(scheduler, optim.ReduceLROnPlateau) \
+                    else scheduler.step()
+            loop.epoch_end(epoch, logs)
+            if loop.stop:
+                break
+    return loop.history
 
 
-def _progress(batches, epoch, epochs, verbose):
-    if verbose != 1:
-        return batches
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return batches
-    # disable=None: no bar when stderr is not a terminal (a log file would fill with redraws)
-    return tqdm(batches, desc=f"epoch {epoch}/{epochs}", leave=False, unit="batch", disable=None)
+def _resume_path(resume, checkpoint, initial_epoch):
+    """The checkpoint to resume from, or None."""
+    if resume is None or resume is False:
+        return None
+    if resume is True:
+        if checkpoint is None:
+            raise ValueError("fit: resume=True continues from checkpoint=, which is not given")
+        return checkpoint if os.path.exists(checkpoint) else None
+    if initial_epoch:
+        raise ValueError("fit: give resume= or initial_epoch=, not both (the checkpoint says where to start)")
+    if not os.path.exists(resume):
+        raise FileNotFoundError(f"fit: resume={os.fspath(resume)!r} does not exist; to start afresh when there is "
+                                "no checkpoint yet, pass resume=True with checkpoint=")
+    return resume

@@ -25,11 +25,14 @@ def test_fit_reduces_loss_and_records_history(tmp_path):
     h = hist.history
     assert set(h) == {"loss", "mae", "val_loss", "val_mae", "lr", "time"} and len(h["loss"]) == 15
     assert h["loss"][-1] < 0.1 * h["loss"][0] and h["val_loss"][-1] < 0.1 * h["val_loss"][0]
-    saved = mg.load(tmp_path / "best.npz")
-    assert saved["epoch"] == int(np.argmin(h["val_loss"])) + 1
+    saved = mg.load(tmp_path / "best.npz")  # the training state after the last epoch
+    assert saved["epoch"] == 15 and saved["step"] == 15 * 3
     fresh = nn.Linear(3, 1)
     fresh.load_state_dict(saved["model"])
-    assert hist.plot(str(tmp_path / "curve.png")) and (tmp_path / "curve.png").exists()
+    np.testing.assert_array_equal(fresh.weight.numpy(), model.weight.numpy())
+    assert len(hist.batch_history["loss"]) == 15 * 3 and hist.batch_history["epoch"][:3] == [1 / 3, 2 / 3, 1.0]
+    fig = hist.plot(str(tmp_path / "curve.png"))
+    assert fig is not None and (tmp_path / "curve.png").stat().st_size > 1000
 
 
 def test_validation_split_takes_the_end_of_the_data():
@@ -51,20 +54,34 @@ def test_validation_split_takes_the_end_of_the_data():
 
 
 def test_early_stopping_waits_patience_epochs_then_restores_the_best_weights():
+    from rnn.loop import TrainingLoop
     model = nn.Linear(2, 1)
     stopper = EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
+    loop = TrainingLoop(model, mg.optim.SGD(model.parameters(), lr=0.1), [stopper])
     weights = []
-    for val_loss in [3.0, 1.0, 2.0, 5.0]:  # best at the 2nd epoch; no improvement for 2 epochs after it
-        with mg.no_grad():
-            model.weight += 1.0  # a different model every epoch
-        weights.append(model.weight.numpy().copy())
-        stop = stopper(model, {"val_loss": val_loss})
-        if stop:
-            break
-    assert stop and len(weights) == 4
+    with loop.running():
+        for epoch, val_loss in enumerate([3.0, 1.0, 2.0, 5.0, 0.5]):  # best at the 2nd; 2 epochs without after it
+            with mg.no_grad():
+                model.weight += 1.0  # a different model every epoch
+            weights.append(model.weight.numpy().copy())
+            loop.epoch_end(epoch, {"val_loss": val_loss})
+            if loop.stop:
+                break
+    assert loop.stop and len(weights) == 4 and stopper.stopped_epoch == 3 and stopper.best_epoch == 1
     np.testing.assert_array_equal(model.weight.numpy(), weights[1])
-    with pytest.raises(KeyError, match="'val_loss' is not logged"):
-        EarlyStopping()(model, {"loss": 1.0})
+    with pytest.raises(KeyError, match="'val_loss' is not in the logs"):
+        x, y = _regression()
+        fit(nn.Linear(3, 1), x, y, epochs=1, callbacks=[EarlyStopping()], verbose=0)
+
+
+def test_a_plain_function_is_a_callback_that_stops_by_returning_true():
+    x, y = _regression()
+    seen = []
+    hist = fit(nn.Linear(3, 1), x, y, epochs=10, verbose=0,
+               callbacks=[lambda model, logs: seen.append(logs["loss"]) or len(seen) == 3])
+    assert len(hist.history["loss"]) == 3 and seen == hist.history["loss"]
+    with pytest.raises(TypeError, match="a callback must be"):
+        fit(nn.Linear(3, 1), x, y, epochs=1, verbose=0, callbacks=[42])
 
 
 def test_fit_stops_early_through_a_callback():
@@ -150,7 +167,7 @@ def test_fit_refuses_bad_input_before_the_first_step():
     cases = [
         (dict(x=x_nan, y=y), r"x holds nan at index \(7, 2\)"),
         (dict(x=x[:0], y=y[:0]), "no training examples"),
-        (dict(x=x, y=y, batch_size=0), "batch_size must be a positive int"),
+        (dict(x=x, y=y, batch_size=0), "batch_size must be an int >= 1"),
         (dict(x=x, y=y, validation_split=1.5), r"validation_split must be in \(0, 1\)"),
         (dict(x=x, y=y, validation_split=-0.1), r"validation_split must be in \(0, 1\)"),
         (dict(x=x[:2], y=y[:2], validation_split=0.1), "leaves 0 for validation"),
@@ -164,24 +181,15 @@ def test_fit_refuses_bad_input_before_the_first_step():
         np.testing.assert_array_equal(p.numpy(), b)
 
 
-def test_history_plot_leaves_out_lr_and_time(tmp_path, monkeypatch):
-    from rnn.train import History
-    h = History()
-    h.append(1, {"loss": 1.0, "val_loss": 1.2, "lr": 0.01, "time": 3.5})
-    h.append(2, {"loss": 0.5, "val_loss": 0.9, "lr": 0.01, "time": 3.4})
-    seen = {}
-    monkeypatch.setattr(mg, "plot_curves", lambda curves, path, title=None: seen.update(curves) or path)
-    h.plot(str(tmp_path / "c.png"))
-    assert set(seen) == {"loss", "val_loss"}
-
-
 def test_verbose_2_prints_one_line_per_epoch_and_no_bar(capsys):
     import numpy as np
     from minigrad import nn
     x = np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32)
     rnn.train.fit(nn.Linear(3, 1), x, x[:, :1], epochs=2, verbose=2)
     out, err = capsys.readouterr()
-    assert [line.split()[:2] for line in out.strip().splitlines()] == [["epoch", "1/2"], ["epoch", "2/2"]]
+    lines = out.strip().splitlines()
+    assert [line.split()[:2] for line in lines] == [["Epoch", "1/2"], ["Epoch", "2/2"]]
+    assert all(" - loss: " in line and " - lr: 0.001" in line and "time" not in line for line in lines)
     assert "batch" not in err
 
 

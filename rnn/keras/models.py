@@ -20,8 +20,6 @@ an error saying what was expected.
 ``nn.Module``: ``model.parameters()``, ``state_dict()``, ``mg.backend(...)`` all apply.
 """
 import math
-import sys
-import time
 
 import numpy as np
 
@@ -29,10 +27,12 @@ import minigrad as mg
 from minigrad import nn
 from minigrad.random import generator
 
+from ..callbacks import Callback
+from ..loop import TrainingLoop
+
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from .callbacks import Callback, History
 from .layers.base import Layer
 from .layers.core import InputLayer
 
@@ -310,72 +310,49 @@ class Sequential(nn.Module):
             self.optimizer.bind(self._trainable())
         metrics = self._metrics_for()
         verbose = 1 if verbose == "auto" else verbose
-        history = History()
-        cbs = list(callbacks or []) + [history]  # last, as Keras: it records what the others added to the logs
-        for cb in cbs:
-            if not isinstance(cb, Callback):
+        for cb in callbacks or ():
+            if not isinstance(cb, Callback):  # Keras takes Callback objects only (rnn.train.fit takes functions too)
                 raise TypeError(f"fit: callbacks must be rnn.keras.callbacks.Callback objects, got {type(cb).__name__}")
-            cb.set_model(self)
-            cb.set_params({"epochs": epochs, "steps": math.ceil(len(x) / batch_size), "verbose": verbose})
-        self.stop_training = False
-        self.history = history
         params = self._trainable()
         optimizer = self.optimizer.bound
-        for cb in cbs:
-            cb.on_train_begin({})
-        logs = {}
+        loop = TrainingLoop(self, optimizer, callbacks, verbose=verbose,
+                            params={"epochs": epochs, "steps": math.ceil(len(x) / batch_size)})
+        self.history = loop.history
         try:
-            for epoch in range(initial_epoch, epochs):
-                for cb in cbs:
-                    cb.on_epoch_begin(epoch, {})
-                start = time.perf_counter()
-                self.train()
-                order = generator().permutation(len(x)) if shuffle else np.arange(len(x))
-                batches = [order[i:i + batch_size] for i in range(0, len(x), batch_size)]
-                totals, seen = {"loss": 0.0, **{name: 0.0 for name, _ in metrics}}, 0
-                bar = _progress(batches, epoch, epochs, verbose)
-                for b, idx in enumerate(bar):
-                    for cb in cbs:
-                        cb.on_train_batch_begin(b, {})
-                    wb = None if sample_weight is None else sample_weight[idx]
-                    loss, pred, mask = self._batch_loss(x[idx], y[idx], wb, training=True,
-                                                        want_output=bool(metrics))
-                    value = loss.item()
-                    if not math.isfinite(value):
-                        raise FloatingPointError(
-                            f"fit: the loss is {value} at epoch {epoch + 1}, batch {b + 1}; no weight was changed by "
-                            "this batch. Lower the learning rate, clip gradients (e.g. optimizer=Adam(clipnorm=1.0)) "
-                            "or check the data for NaN")
-                    optimizer.zero_grad()
-                    loss.backward()
-                    self.optimizer.clip(params)
-                    optimizer.step()
-                    totals["loss"] += value * len(idx)
-                    for name, fn in metrics:
-                        totals[name] += _metric_mean(fn, y[idx], pred, mask) * len(idx)
-                    seen += len(idx)
-                    batch_logs = {k: v / seen for k, v in totals.items()}
-                    if hasattr(bar, "set_postfix"):
-                        bar.set_postfix({k: f"{v:.4f}" for k, v in batch_logs.items()})
-                    for cb in cbs:
-                        cb.on_train_batch_end(b, {"loss": value})
-                logs = {k: v / seen for k, v in totals.items()}
-                if validation_data is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
-                    val = self._evaluate(vx, vy, vw, validation_batch_size or batch_size, metrics)
-                    logs.update({f"val_{k}": v for k, v in val.items()})
-                if verbose:
-                    took = time.perf_counter() - start
-                    print(f"Epoch {epoch + 1}/{epochs} - {took:.1f}s - " +
-                          " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
-                for cb in cbs:
-                    cb.on_epoch_end(epoch, logs)
-                if self.stop_training:
-                    break
+            with loop.running(initial_epoch):
+                for epoch in range(loop.epoch, epochs):
+                    self.train()
+                    loop.epoch_begin(epoch)
+                    order = generator().permutation(len(x)) if shuffle else np.arange(len(x))
+                    for b, i in enumerate(range(0, len(x), batch_size)):
+                        idx = order[i:i + batch_size]
+                        loop.batch_begin(b)
+                        wb = None if sample_weight is None else sample_weight[idx]
+                        loss, pred, mask = self._batch_loss(x[idx], y[idx], wb, training=True,
+                                                            want_output=bool(metrics))
+                        value = loss.item()
+                        optimizer.zero_grad()
+                        if math.isfinite(value):
+                            loss.backward()
+                        if not loop.step_is_finite(value, params, epoch, b):
+                            break
+                        self.optimizer.clip(params)
+                        optimizer.step()
+                        values = {"loss": value, **{name: _metric_mean(fn, y[idx], pred, mask) for name, fn in metrics}}
+                        if loop.batch_end(b, values, len(idx)):
+                            break
+                    if loop.stop and loop.batch:
+                        break
+                    logs = loop.means()
+                    if validation_data is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
+                        val = self._evaluate(vx, vy, vw, validation_batch_size or batch_size, metrics)
+                        logs.update({f"val_{k}": v for k, v in val.items()})
+                    loop.epoch_end(epoch, logs)
+                    if loop.stop:
+                        break
         finally:
             self.eval()
-        for cb in cbs:
-            cb.on_train_end(logs)
-        return history
+        return loop.history
 
     def _trainable(self):
         """The weights the optimizer updates (a layer built with trainable=False keeps its own)."""
@@ -568,13 +545,3 @@ def _metric_mean(fn, y_true, y_pred, mask):
         return float(values[mask].mean()) if mask.any() else 0.0
     return float(values.mean()) if values.size else 0.0
 
-
-def _progress(batches, epoch, epochs, verbose):
-    """tqdm's bar on a terminal with verbose=1; the batches themselves otherwise."""
-    if verbose != 1 or not sys.stdout.isatty():
-        return batches
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return batches
-    return tqdm(batches, desc=f"Epoch {epoch + 1}/{epochs}", unit="batch", leave=False)
