@@ -23,9 +23,32 @@ language modelling), always detached where the graph is cut: ``detach_state()`` 
 ``model(x, state) -> (y_pred, new_state)`` runs x of shape (t, B, ...) (time first)
 from ``state`` (None means zeros); ``loss_fn(y_pred, y) -> scalar`` is the mean loss of
 those steps.
+
+``TBPTT.fit`` trains on a whole stream for some epochs with the callbacks, progress,
+checkpoints and exact resume that ``rnn.train.fit`` has; ``TBPTT.step`` is the same
+update for a loop of your own.
 """
+import math
+
+import numpy as np
+
 import minigrad as mg
 from minigrad.optim import clip_grad_norm_
+
+from .loop import TrainingLoop, nonfinite_grad
+
+
+def _to_arrays(state):
+    """The state with its tensors as numpy arrays (for a checkpoint), structure kept."""
+    if isinstance(state, (tuple, list)):
+        return type(state)(_to_arrays(s) for s in state)
+    return None if state is None else state.numpy()
+
+
+def _to_tensors(state, device):
+    if isinstance(state, (tuple, list)):
+        return type(state)(_to_tensors(s, device) for s in state)
+    return None if state is None else mg.tensor(np.asarray(state), device=device)
 
 
 def detach(state):
@@ -81,7 +104,9 @@ class TBPTT:
             losses.append(self._update(x[start:stop], y[start:stop]))
         return losses
 
-    def _update(self, x_new, y_new):
+    def _update(self, x_new, y_new, finite=None):
+        """One update from the new steps x_new, y_new. Returns its loss, or None when
+        ``finite(loss)`` refused the step (a NaN/inf loss or gradient: no weight changes)."""
         overlap = self.k2 - self.k1
         # Recompute the overlap from the state saved k2 steps back (detached there),
         # then the new steps; only the new steps' losses count.
@@ -102,15 +127,137 @@ class TBPTT:
         else:
             (y_pred, end_state), mid_state = self.model(x_run, start_state), start_state
         loss = self.loss_fn(y_pred[n_old:], y_new)
+        value = loss.item()
         self.optimizer.zero_grad()
-        loss.backward()
+        if math.isfinite(value):
+            loss.backward()
+        if not (finite or self._finite)(value):  # checked before the step: the weights stay good
+            return None
         if self.clip_norm is not None:
             self.grad_norms.append(clip_grad_norm_(self._parameters(), self.clip_norm))
         self.optimizer.step()
         if overlap:
             self._history = (x_run[split:], detach(mid_state))
         self.state = detach(end_state)
-        return loss.item()
+        return value
+
+    def _finite(self, value):
+        bad = value if not math.isfinite(value) else nonfinite_grad(self._parameters())
+        if bad is not None:
+            where = "loss" if not math.isfinite(value) else f"gradient of {bad}"
+            raise FloatingPointError(f"TBPTT: the {where} is not finite; no weight was changed by this update. "
+                                     "Lower the learning rate or clip gradients (clip_norm=)")
+        return True
+
+    # ------------------------------------------------------------- whole runs
+    def fit(self, x, y, epochs=1, *, validation_data=None, callbacks=(), scheduler=None, scheduler_interval="epoch",
+            checkpoint=None, checkpoint_every=None, resume=None, verbose=1):
+        """Train on one long stream for ``epochs`` epochs; returns the History.
+
+        x (T, B, ...) inputs and y (T, B, ...) targets, time first (numpy arrays or tensors;
+        each update's k1 steps move to the model's device as they are used). Every epoch
+        walks the stream from a zero state; each update is a "batch" to the callbacks, and
+        its loss (and gradient norm, with clip_norm) is logged. validation_data: (x_val,
+        y_val), a stream scored after each epoch by ``evaluate``. scheduler: stepped after
+        every update (``scheduler_interval="update"``) or every epoch. checkpoint: a path,
+        where the whole state (weights, optimizer, scheduler, the carried hidden state, the
+        position in the stream, random and callback states) is written after every epoch
+        and every ``checkpoint_every`` updates; resume: such a checkpoint (or True: the
+        ``checkpoint`` file if it exists) to continue from, bit for bit. Ctrl-C stops after
+        the current update and returns the History so far.
+        """
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(f"TBPTT.fit: x has {x.shape[0]} steps but y has {y.shape[0]}")
+        if x.shape[0] == 0:
+            raise ValueError("TBPTT.fit: the stream is empty")
+        if scheduler_interval not in ("epoch", "update"):
+            raise ValueError(f"TBPTT.fit: scheduler_interval must be 'epoch' or 'update', got {scheduler_interval!r}")
+        if checkpoint_every is not None and (not isinstance(checkpoint_every, int) or checkpoint_every < 1):
+            raise ValueError(f"TBPTT.fit: checkpoint_every must be a positive int, got {checkpoint_every!r}")
+        from .train import _resume_path
+        resume = _resume_path(resume, checkpoint, 0)
+        device = self._device()
+        updates = math.ceil(x.shape[0] / self.k1)
+        loop = TrainingLoop(self.model, self.optimizer, callbacks, scheduler=scheduler, verbose=verbose,
+                            stateful=[self], what="TBPTT.fit",
+                            params={"epochs": epochs, "steps": updates, "k1": self.k1, "k2": self.k2})
+        if checkpoint is not None:
+            loop.checkpoint_paths.append(checkpoint)
+        with loop.running(0, resume):
+            for epoch in range(loop.epoch, epochs):
+                self.model.train()
+                if loop.batch == 0:
+                    self.reset_state()  # each epoch starts the stream over (a resumed one continues where it was)
+                loop.epoch_begin(epoch)
+                for b in range(loop.batch, updates):
+                    loop.batch_begin(b)
+                    start, stop = b * self.k1, min((b + 1) * self.k1, x.shape[0])
+                    loss = self._update(_piece(x, start, stop, device), _piece(y, start, stop, device),
+                                        lambda v: loop.step_is_finite(v, self._parameters(), epoch, b))
+                    if loss is None:
+                        break
+                    if scheduler is not None and scheduler_interval == "update":
+                        scheduler.step()
+                    values = {"loss": loss, **({"grad_norm": self.grad_norms[-1]} if self.clip_norm else {})}
+                    if loop.batch_end(b, values, stop - start):
+                        break
+                    if checkpoint is not None and checkpoint_every and (b + 1) % checkpoint_every == 0 \
+                            and b + 1 < updates:
+                        loop.save_checkpoint(checkpoint)
+                if loop.stop and loop.batch:
+                    break
+                logs = loop.means()
+                if validation_data is not None:
+                    logs["val_loss"] = self.evaluate(*validation_data)
+                logs["lr"] = self.optimizer.param_groups[0]["lr"]
+                if scheduler is not None and scheduler_interval == "epoch":
+                    scheduler.step()
+                loop.epoch_end(epoch, logs)
+                if loop.stop:
+                    break
+        return loop.history
+
+    def evaluate(self, x, y):
+        """The mean loss per step over a stream (T, B, ...), from a zero state, in eval mode,
+        without a graph, k2 steps at a time. The training state is left as it was."""
+        if x.shape[0] != y.shape[0] or x.shape[0] == 0:
+            raise ValueError(f"TBPTT.evaluate: need x and y with the same, non-zero number of steps, got "
+                             f"{x.shape[0]} and {y.shape[0]}")
+        was, device = self.model.training, self._device()
+        self.model.eval()
+        total, state = 0.0, None
+        try:
+            with mg.no_grad():
+                for start in range(0, x.shape[0], self.k2):
+                    stop = min(start + self.k2, x.shape[0])
+                    pred, state = self.model(_piece(x, start, stop, device), state)
+                    total += self.loss_fn(pred, _piece(y, start, stop, device)).item() * (stop - start)
+        finally:
+            self.model.train(was)
+        return total / x.shape[0]
+
+    # ------------------------------------------------------------- checkpoints
+    def state_dict(self):
+        """The carried state, the overlap to recompute and the gradient norms (for a checkpoint)."""
+        history = None if self._history is None else [self._history[0].numpy(), _to_arrays(self._history[1])]
+        return {"state": _to_arrays(self.state), "history": history, "grad_norms": list(self.grad_norms)}
+
+    def load_state_dict(self, state):
+        device = self._device()
+        carried = _to_tensors(state["state"], device)
+        history = state["history"]
+        if history is not None:
+            history = (mg.tensor(np.asarray(history[0]), device=device), _to_tensors(history[1], device))
+        self.state, self._history, self.grad_norms = carried, history, [float(g) for g in state["grad_norms"]]
+
+    def _device(self):
+        return next((p.device for p in self._parameters()), "cpu")
 
     def _parameters(self):
         return [p for group in self.optimizer.param_groups for p in group["params"]]
+
+
+def _piece(stream, start, stop, device):
+    """Steps start..stop of a stream as a tensor on ``device``."""
+    part = stream[start:stop]
+    return part.to(device) if isinstance(part, mg.Tensor) else mg.tensor(np.asarray(part), device=device)

@@ -47,7 +47,9 @@ class ModelCheckpoint(Callback):
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         if path in self.written:
             self.written.remove(path)
-        self.written.append(path)  # before saving: the training state saved holds this list
+        self.written.append(path)  # before saving: the training state saved holds the list as it will be
+        drop = self.written[:-self.keep] if self.keep is not None else []
+        self.written = self.written[len(drop):]
         if not self.save_weights_only:
             self.loop.save_checkpoint(path)
         elif hasattr(self.model, "save_weights"):
@@ -57,8 +59,7 @@ class ModelCheckpoint(Callback):
         if self.verbose:
             print(f"Epoch {epoch + 1}: saved the {'weights' if self.save_weights_only else 'training state'} to "
                   f"{path}")
-        while self.keep is not None and len(self.written) > self.keep:
-            old = self.written.pop(0)
+        for old in drop:  # only once the new file is safely written
             if os.path.exists(old):
                 os.remove(old)
 
