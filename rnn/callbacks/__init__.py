@@ -12,10 +12,12 @@ arguments of the callbacks, with a few additions (``ModelCheckpoint(keep=)``,
 from .base import Callback, FunctionCallback, History, LambdaCallback
 from .checkpoints import BackupAndRestore, ModelCheckpoint
 from .csv_logger import CSVLogger
+from .grad_norms import GradNormLogger
 from .learning_rate import LearningRateScheduler, ReduceLROnPlateau
+from .live_plot import LivePlot
 from .progress import ProgressBar
 from .stopping import EarlyStopping, TerminateOnNaN
 
 __all__ = ["Callback", "LambdaCallback", "FunctionCallback", "History", "EarlyStopping", "TerminateOnNaN",
            "ModelCheckpoint", "BackupAndRestore", "CSVLogger", "LearningRateScheduler", "ReduceLROnPlateau",
-           "ProgressBar"]
+           "ProgressBar", "LivePlot", "GradNormLogger"]

@@ -16,15 +16,17 @@ class ProgressBar(Callback):
     files and notebooks, where a redrawn bar would fill the output).
 
         Epoch 3/10 - 1.2s - loss: 0.1234 - val_loss: 0.2345 - lr: 0.001
+
+    file: where the lines go (stdout by default); mininterval: seconds between redraws.
     """
 
     order = 10  # after the callbacks that add to the logs (learning_rate)
 
-    def __init__(self, verbose=1, file=None):
+    def __init__(self, verbose=1, file=None, mininterval=0.1):
         super().__init__()
         if verbose not in (1, 2):
             raise ValueError(f"ProgressBar: verbose must be 1 (bar and line) or 2 (line only), got {verbose!r}")
-        self.verbose, self.file, self.bar = verbose, file, None
+        self.verbose, self.file, self.bar, self.mininterval = verbose, file, None, mininterval
 
     def _out(self):
         return self.file or sys.stdout
@@ -39,7 +41,8 @@ class ProgressBar(Callback):
                 return
             # disable=None: no bar when stderr is not a terminal (a log file would fill with redraws)
             self.bar = tqdm(total=self.params.get("steps"), desc=f"Epoch {epoch + 1}/{self.params.get('epochs')}",
-                            unit="batch", leave=False, disable=None, file=sys.stderr)
+                            unit="batch", leave=False, disable=None, file=sys.stderr,
+                            mininterval=self.mininterval)
 
     def on_train_batch_end(self, batch, logs=None):
         if self.bar is not None:

@@ -6,10 +6,13 @@
                          ModelCheckpoint("best.npz", save_best_only=True)])
 
 The hooks, names and arguments are Keras's; ``rnn.train.fit`` and ``rnn.TBPTT.fit`` take
-the very same objects. See ``rnn/callbacks/`` for each one.
+the very same objects. See ``rnn/callbacks/`` for each one; ``ProgressBar``, ``LivePlot`` and
+``GradNormLogger`` are additions to Keras's set.
 """
-from rnn.callbacks import (BackupAndRestore, Callback, CSVLogger, EarlyStopping, History, LambdaCallback,  # noqa: F401
-                           LearningRateScheduler, ModelCheckpoint, ProgressBar, ReduceLROnPlateau, TerminateOnNaN)
+from rnn.callbacks import (BackupAndRestore, Callback, CSVLogger, EarlyStopping, GradNormLogger, History,  # noqa: F401
+                           LambdaCallback, LearningRateScheduler, LivePlot, ModelCheckpoint, ProgressBar,
+                           ReduceLROnPlateau, TerminateOnNaN)
 
 __all__ = ["Callback", "History", "EarlyStopping", "LambdaCallback", "TerminateOnNaN", "ModelCheckpoint",
-           "BackupAndRestore", "CSVLogger", "LearningRateScheduler", "ReduceLROnPlateau", "ProgressBar"]
+           "BackupAndRestore", "CSVLogger", "LearningRateScheduler", "ReduceLROnPlateau", "ProgressBar", "LivePlot",
+           "GradNormLogger"]
