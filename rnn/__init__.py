@@ -1,7 +1,7 @@
-"""rnn: recurrent networks built on minigrad — cells, layers, truncated BPTT, training."""
+"""rnn: recurrent networks built on minigrad — cells, layers, truncated BPTT, training, inspection."""
 from .cells import GRUCell, LSTMCell, RNNCell
 from .layers import GRU, LSTM, RNN
-from . import data, keras, train
+from . import data, inspect, keras, train
 from .tbptt import TBPTT
 
 __all__ = ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "TBPTT"]

@@ -15,25 +15,49 @@ from .params import init_params, make_params
 
 # One time step given the input projection gi = W_ih x + b_ih (B, G*H). The cells
 # below and the composed (unfused) layers share these, so there is one statement of
-# each recurrence in the code base. ``h_rec``: what multiplies W_hh when it is not h
-# itself (h with recurrent dropout applied, Keras's ``recurrent_dropout``).
+# each recurrence in the code base. A gated step is its gates, then the state update,
+# as two functions: ``rnn.inspect`` reads the gates through the same code. ``h_rec``:
+# what multiplies W_hh when it is not h itself (h with recurrent dropout applied,
+# Keras's ``recurrent_dropout``).
 def rnn_step(gi, h, w_hh, b_hh, nonlinearity="tanh", h_rec=None):
     pre = gi + mg.linear(h if h_rec is None else h_rec, w_hh, b_hh)
     return pre.tanh() if nonlinearity == "tanh" else pre.relu()
 
 
 def lstm_step(gi, h, c, w_hh, b_hh, h_rec=None):
+    return lstm_update(lstm_gates(gi, h, w_hh, b_hh, h_rec), c)
+
+
+def lstm_gates(gi, h, w_hh, b_hh, h_rec=None):
+    """The activated gates (i, f, g, o), each (B, H): sigmoid, sigmoid, tanh, sigmoid."""
     i, f, g, o = (gi + mg.linear(h if h_rec is None else h_rec, w_hh, b_hh)).chunk(4, axis=-1)
-    c_new = f.sigmoid() * c + i.sigmoid() * g.tanh()
-    return o.sigmoid() * c_new.tanh(), c_new
+    return i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
+
+
+def lstm_update(gates, c):
+    """(h', c') from the gates and the previous cell state."""
+    i, f, g, o = gates
+    c_new = f * c + i * g
+    return o * c_new.tanh(), c_new
 
 
 def gru_step(gi, h, w_hh, b_hh, h_rec=None):
+    return gru_update(gru_gates(gi, h, w_hh, b_hh, h_rec), h)
+
+
+def gru_gates(gi, h, w_hh, b_hh, h_rec=None):
+    """The reset and update gates and the candidate (r, z, n), each (B, H)."""
     i_r, i_z, i_n = gi.chunk(3, axis=-1)
     h_r, h_z, h_n = mg.linear(h if h_rec is None else h_rec, w_hh, b_hh).chunk(3, axis=-1)
     r = (i_r + h_r).sigmoid()
     z = (i_z + h_z).sigmoid()
     n = (i_n + r * h_n).tanh()
+    return r, z, n
+
+
+def gru_update(gates, h):
+    """h' from the gates and the previous state."""
+    r, z, n = gates
     return (1 - z) * n + z * h
 
 
