@@ -7,6 +7,8 @@ an axes the caller made (a subplot of a bigger figure, a notebook cell's ``plt.g
 """
 import os
 
+import numpy as np
+
 
 def figure(ax=None, nrows=1, ncols=1, figsize=(7, 4.2), dpi=110, **subplot_kw):
     """(fig, axes): the caller's ``ax`` and its figure, or a new Figure with a grid of axes.
@@ -18,6 +20,22 @@ def figure(ax=None, nrows=1, ncols=1, figsize=(7, 4.2), dpi=110, **subplot_kw):
     fig = Figure(figsize=figsize, dpi=dpi)
     axes = fig.subplots(nrows, ncols, squeeze=True, **subplot_kw)
     return fig, axes
+
+
+def panels(ax, names, fname, *, stacked=False, figsize=None, dpi=110, **subplot_kw):
+    """(fig, [one Axes per panel], own): a new Figure with the panels side by side (or
+    ``stacked`` one above the other), or the caller's ``ax``: one Axes, or a sequence
+    (or array) of them, exactly one per panel. ``own`` is False for the caller's figure."""
+    if ax is None:
+        n = len(names)
+        fig, grid = figure(nrows=n if stacked else 1, ncols=1 if stacked else n, figsize=figsize, dpi=dpi,
+                           **subplot_kw)
+        return fig, list(np.ravel(grid)), True
+    axes = list(np.ravel(ax)) if isinstance(ax, (list, tuple, np.ndarray)) else [ax]
+    if len(axes) != len(names):
+        raise ValueError(f"{fname}: {len(names)} panel(s) to draw ({', '.join(names)}) but ax holds {len(axes)} "
+                         "Axes; pass one Axes per panel")
+    return axes[0].figure, axes, False
 
 
 def finish(fig, path=None, title=None, own=True):
