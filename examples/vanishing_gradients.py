@@ -12,16 +12,14 @@ LSTM with PyTorch's default initialisation, an LSTM whose forget-gate bias start
 a short training run as a character language model (``--epochs`` passes over the
 first 40,000 characters, ``rnn.TBPTT``).
 
-How the gradients are caught. The fused layers keep no per-step tensors, but the
-composed path (``rnn.LSTM(..., fused=False)``) builds every h_t as a tensor of its own
-and keeps them in ``layer.step_states``; a hook on every h_t records its gradient as
-backward passes through it::
-
-    h.register_hook(lambda g, t=t: norms.__setitem__(t, np.linalg.norm(g.numpy())))
-
-Hooks fire with the *total* gradient of the loss w.r.t. that tensor (every path
-through later steps summed). Everything runs in float64 so that tiny gradients show
-up as tiny numbers rather than as 0.
+How the gradients are caught: ``rnn.inspect.hidden_grad_norms`` runs the layer's own
+cell equations one step at a time on a float64 copy of its weights, so that every h_t
+is a tensor of its own, keeps each one's gradient (``retain_grad``) and backpropagates
+the loss once: h_t.grad is then the *total* gradient of the loss w.r.t. h_t (every path
+through later steps summed). Float64, so that tiny gradients show up as tiny numbers
+rather than as 0. During training the gradient norm of every layer is recorded after
+each update's backward (``rnn.inspect.parameter_grad_norms(model, per="layer")``, after
+clipping), and ``mg.plot.plot_grad_norms`` draws both.
 
     python examples/vanishing_gradients.py [--epochs 4] [--steps 200] [--out results/vanishing_gradients]
 
@@ -64,66 +62,34 @@ class CharModel(nn.Module):
 def gradient_profile(model, ids):
     """||dL/dh_t|| for t = 0..T-1, where L = cross-entropy of ids[T] predicted from h_{T-1} alone.
 
-    ids: (T + 1,) character ids. The model's recurrent layer is copied into a float64
-    layer on the composed path (``fused=False``), which keeps every step's hidden state
-    as a tensor of its own in ``layer.step_states``; a hook on each records its gradient.
-    Returns norms (T,).
+    ids: (T + 1,) character ids, read as a batch of one; measured in float64 on the CPU
+    (a float64 copy of the read-out too). Returns norms (T,).
     """
-    src = model.rnn
-    layer = type(src)(src.input_size, src.hidden_size, fused=False, dtype=mg.float64)
-    layer.load_state_dict(src.state_dict())
-    x = mg.tensor(model.embed.weight.numpy()[ids[:-1]], dtype=mg.float64)[:, None]  # (T, 1, E): a batch of one
-    out, _ = layer(x)
-    steps = len(ids) - 1
-    norms = np.zeros(steps)
-    for t, h in enumerate(layer.step_states[0]):  # one layer, one direction: T tensors (1, H)
-        # Called during backward with dL/dh_t, once every later step has added its part.
-        h.register_hook(lambda g, t=t: norms.__setitem__(t, np.linalg.norm(g.numpy())))
-    head = nn.Linear(layer.hidden_size, model.head.out_features, dtype=mg.float64)
+    head = nn.Linear(model.rnn.hidden_size, model.head.out_features, dtype=mg.float64)
     head.load_state_dict(model.head.state_dict())
-    loss = nn.functional.cross_entropy(head(out[-1]), mg.tensor(ids[-1:]))
-    loss.backward()
-    return norms
+    x = mg.tensor(model.embed.weight.numpy()[ids[:-1]], dtype=mg.float64)[:, None]  # (T, 1, E)
+    loss_fn = lambda out, y: nn.functional.cross_entropy(head(out[-1]), y)
+    return rnn.inspect.hidden_grad_norms(model.rnn, x, loss_fn, mg.tensor(ids[-1:]), dtype=mg.float64)
 
 
 def train_briefly(model, stream, epochs, bptt, name, clock):
-    """A few epochs of character language modelling with TBPTT; returns the loss per update."""
+    """A few epochs of character language modelling with TBPTT.
+
+    Returns the loss per update and the recurrent layer's gradient norm per update."""
     params = list(model.parameters())
     opt = optim.Adam(params, lr=3e-3)
     loss_fn = lambda logits, y: nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
     trainer = rnn.TBPTT(model, loss_fn, opt, k1=bptt, clip_norm=1.0)
-    losses = []
+    losses, grad_norms = [], []
     dev = params[0].device
     for epoch in range(1, epochs + 1):
         trainer.reset_state()
         for x, y in rnn.data.lm_chunks(stream, bptt):
             losses += trainer.step(mg.tensor(x, device=dev), mg.tensor(y, device=dev))
+            # one update per chunk (k1 = bptt): its gradients are still in .grad
+            grad_norms.append(rnn.inspect.parameter_grad_norms(model, per="layer")["rnn.l0"])
         print(f"  {name:20s} epoch {epoch}  loss {np.mean(losses[-10:]):.3f}  ({clock():.1f}s)")
-    return losses
-
-
-def plot_profiles(profiles, path, steps):
-    """Two panels (at init, after training): ||dL/dh_{T-k}|| / ||dL/dh_T|| against k, log scale."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110, sharey=True)
-    for ax, stage in zip(axes, ("at initialisation", "after training")):
-        for name, norms in profiles[stage].items():
-            rel = norms[::-1] / norms[-1]  # index k: k steps before the end
-            ax.semilogy(np.arange(steps), np.maximum(rel, 1e-300), label=name, linewidth=1.6)
-        ax.set_title(stage)
-        ax.set_xlabel("k (steps before the last)")
-        ax.grid(alpha=0.3, which="both")
-    axes[0].set_ylabel("||dL/dh_{T-k}|| / ||dL/dh_T||")
-    axes[0].legend()
-    fig.suptitle(f"gradient reaching earlier steps, T = {steps}, loss on the last step only")
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return losses, grad_norms
 
 
 def main(argv=None):
@@ -147,12 +113,13 @@ def main(argv=None):
 
     clock = Stopwatch()
     profiles = {"at initialisation": {}, "after training": {}}
-    curves = {}
+    curves, layer_norms = {}, {}
     for name, (layer_cls, kwargs) in MODELS.items():
         mg.manual_seed(args.seed)  # the same embedding, so the same input vectors, for every model
         model = CharModel(layer_cls, len(vocab), args.embed, args.hidden, **kwargs).to(device(args.device))
         profiles["at initialisation"][name] = gradient_profile(model, probe)
-        curves[f"{name} loss"] = train_briefly(model, train_stream, args.epochs, args.bptt, name, clock)
+        curves[f"{name} loss"], layer_norms[f"{name}: rnn"] = train_briefly(model, train_stream, args.epochs,
+                                                                             args.bptt, name, clock)
         profiles["after training"][name] = gradient_profile(model, probe)
 
     ratios = {}
@@ -172,7 +139,11 @@ def main(argv=None):
           f"GRU {ratios[('after training', 'GRU')][k]:.1e} (at initialisation: RNN "
           f"{ratios[('at initialisation', 'RNN (tanh)')][k]:.1e}, LSTM {ratios[('at initialisation', 'LSTM')][k]:.1e}, "
           f"LSTM forget_bias=1 {ratios[('at initialisation', 'LSTM, forget_bias=1')][k]:.1e})")
-    png = plot_profiles(profiles, os.path.join(args.out, "gradient_norms.png"), args.steps)
+    png = os.path.join(args.out, "gradient_norms.png")
+    stages = list(profiles)
+    mg.plot.plot_grad_norms({name: np.stack([profiles[s][name] for s in stages]) for name in MODELS}, layer_norms,
+                            png, relative=True, stages=stages,
+                            title=f"vanishing gradients: T = {args.steps}, loss on the last step only")
     print(f"gradient curves written to {png}")
     png = mg.plot_curves(curves, os.path.join(args.out, "training_curve.png"), xlabel="update",
                          ylabel="cross-entropy (nats/char)", title="the short language-model training")
