@@ -104,8 +104,10 @@ def main(argv=None):
     print(f"trained in {time.perf_counter() - start:.1f}s on {where}")
     print(f"validation MAE {mae:.2f} sunspots, {args.horizon} months ahead "
           f"(naive 'same as the last month' forecast: {naive_mae:.2f})")
-    png = mg.plot_curves(history, os.path.join(args.out, "training_curve.png"),
-                         title=f"sunspot forecaster (LSTM, H={args.hidden}, {args.window} months in, {args.horizon} ahead)", ylabel="MSE (scaled)", logy=True)
+    png = os.path.join(args.out, "training_curve.png")
+    mg.plot.plot_history(history, png, ylabel="MSE (scaled)", logy=True,
+                         title=f"sunspot forecaster (LSTM, H={args.hidden}, {args.window} months in, "
+                               f"{args.horizon} ahead)")
     print(f"training curve written to {png}")
     return history, mae, naive_mae
 

@@ -190,7 +190,7 @@ def co2(args):
     seasonal = series[s + h - 52] + (series[s] - series[s - 52])
     r["seasonal_mae"] = float(np.abs(seasonal - r["truth"]).mean())
     r["seasonal"] = seasonal
-    r["target_dates"] = dates[s[:, 0] + horizon]  # the week the last forecast step is about
+    r["series"], r["dates"] = series, dates  # for the forecast plot
     print(f"CO2 test period: MAE over the {horizon} weeks ahead {r['model_mae']:.3f} ppm (LSTM) vs "
           f"{r['naive_mae']:.3f} (naive: last value) and {r['seasonal_mae']:.3f} (seasonal naive with drift)")
     print(f"RESULT forecast co2: test MAE {r['model_mae']:.3f} ppm vs naive last-value {r['naive_mae']:.3f} ppm, "
@@ -199,32 +199,23 @@ def co2(args):
 
 
 def plot_history(history, path, title):
-    """The History's loss and val_loss per epoch. (``history.plot(path)`` draws every
-    logged key except the learning rate, so its picture also has the seconds per epoch.)"""
-    h = history.history
-    mg.plot_curves({"train loss": h["loss"], "val loss": h["val_loss"]}, path, title=title, ylabel="MSE", logy=True)
+    """The History's curves: loss per step and val_loss per epoch, the learning rate
+    below (halved on each plateau), the epoch whose weights are kept marked."""
+    mg.plot.plot_history(history, path, title=title, ylabel="MSE", logy=True)
     print(f"training curve written to {path}")
 
 
-def plot_co2_forecasts(r, path, horizon):
-    """The test period's truth and the forecasts made `horizon` weeks earlier."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4), dpi=110)
-    when = r["target_dates"]
-    ax.plot(when, r["truth"][:, -1], label="observed", color="k", linewidth=1.5)
-    ax.plot(when, r["model"][:, -1], label=f"LSTM, forecast {horizon} weeks earlier")
-    ax.plot(when, r["seasonal"][:, -1], label="seasonal naive with drift", linestyle="--")
-    ax.plot(when, r["naive"][:, -1], label="naive last value", linestyle=":")
-    ax.set_title(f"Mauna Loa CO2, test period: forecasts {horizon} weeks ahead")
-    ax.set_ylabel("CO2 (ppm)")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+def plot_co2_forecasts(r, path, window, horizon):
+    """The last two years before the test period and the test period itself: the observed
+    CO2, and the forecasts made `horizon` weeks earlier by the LSTM and the two baselines."""
+    first = r["test_starts"][0] + window  # the first week a test forecast is about
+    shown = slice(first - 104, None)
+    series, dates = r["series"][shown], r["dates"][shown]
+    start = first - shown.start  # index in the shown part that row 0's first step forecasts
+    mg.plot.plot_predictions(series, {"LSTM": r["model"], "seasonal naive with drift": r["seasonal"],
+                                      "naive last value": r["naive"]}, path, x=dates, split=dates[start],
+                             start=start, horizons=[horizon], ylabel="CO2 (ppm)",
+                             title=f"Mauna Loa CO2: forecasts {horizon} weeks ahead (steps are weeks)")
     return path
 
 
@@ -252,7 +243,7 @@ def main(argv=None):
         results["co2"] = r = co2(args)
         plot_history(r["history"], os.path.join(args.out, "co2_training_curve.png"),
                      f"CO2, {args.horizon_co2} weeks ahead (standardized)")
-        png = plot_co2_forecasts(r, os.path.join(args.out, "co2_forecast.png"), args.horizon_co2)
+        png = plot_co2_forecasts(r, os.path.join(args.out, "co2_forecast.png"), args.window_co2, args.horizon_co2)
         print(f"forecast plot written to {png}")
     print(f"done in {clock():.0f}s")
     keep = ("model_mae", "naive_mae", "seasonal_mae", "direction_acc", "always_up_acc", "predicted_move_std",

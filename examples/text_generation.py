@@ -164,6 +164,7 @@ def main(argv=None):
           f"bigram {bi:.3f} ({bi / LN2:.2f} bpc)")
 
     history = {"train loss": [], "val loss": []}
+    per_update = {"train loss": [], "lr": []}  # (x in epochs, value) after every update, for the plot
     first_losses = []
     clock = Stopwatch()
     for epoch in range(1, args.epochs + 1):
@@ -174,6 +175,8 @@ def main(argv=None):
             loss = trainer.step(mg.tensor(x, device=dev), mg.tensor(y, device=dev))[0]
             schedule.step()
             total, n = total + loss, n + 1
+            per_update["train loss"].append((epoch - 1 + n / updates_per_epoch, loss))
+            per_update["lr"].append((epoch - 1 + n / updates_per_epoch, opt.param_groups[0]["lr"]))
             if epoch == 1 and len(first_losses) < 10:
                 first_losses.append(loss)
             if n % report_every == 0:
@@ -195,9 +198,13 @@ def main(argv=None):
           f"last epoch's {history['train loss'][-1]:.3f}")
     print(f"RESULT text_generation: validation {val:.3f} nats/char = {val / LN2:.3f} bpc "
           f"(unigram baseline {uni / LN2:.3f} bpc, bigram {bi / LN2:.3f} bpc)")
-    history["unigram baseline loss"] = [uni] * args.epochs
-    history["bigram baseline loss"] = [bi] * args.epochs
-    png = mg.plot_curves(history, os.path.join(args.out, "training_curve.png"), ylabel="nats per character",
+    # the training loss of every update (smoothed) against the validation loss of every epoch,
+    # and the baselines as flat lines over the run
+    png = os.path.join(args.out, "training_curve.png")
+    mg.plot.plot_history({"train loss": per_update["train loss"], "val loss": history["val loss"],
+                          "unigram baseline loss": [(0, uni), (args.epochs, uni)],
+                          "bigram baseline loss": [(0, bi), (args.epochs, bi)], "lr": per_update["lr"]},
+                         png, xlabel="epoch", ylabel="nats per character",
                          title=f"char-LSTM on tiny Shakespeare ({args.layers}x{args.hidden})")
     print(f"training curve written to {png}")
     return save_metrics(args.out, {"val_loss": val, "val_bpc": val / LN2, "unigram_bpc": uni / LN2,

@@ -44,6 +44,7 @@ def test_sentiment_reports_accuracy_and_baselines(tmp_path):
     assert 0.0 <= m["test_accuracy"] <= 1.0 and 0.3 < m["majority_accuracy"] < 0.7
     assert m["bag_of_words_accuracy"] > m["majority_accuracy"]  # word counts alone carry sentiment
     assert (tmp_path / "training_curve.png").stat().st_size > 0
+    assert (tmp_path / "confusion_matrix.png").stat().st_size > 0
 
 
 def test_forecast_fits_both_series(tmp_path):

@@ -201,16 +201,22 @@ def _mark_best(curves, best, panels, xlabel):
 
 
 def _metric_label(curves):
-    """"accuracy" for accuracy and val_accuracy: the metrics' names without their val prefix."""
-    names = [c.name for c in curves if c.role == "metric"]
-    names = dict.fromkeys(n[4:] if n.lower().startswith(("val_", "val ")) else n for n in names)
+    """"accuracy" for train accuracy, val_accuracy and accuracy per step: the metrics' own names."""
+    names = []
+    for c in curves:
+        if c.role == "metric":
+            name = c.name.removesuffix(" per step")
+            for prefix in ("val_", "val ", "train_", "train "):
+                name = name.removeprefix(prefix)
+            names.append(name)
+    names = dict.fromkeys(names)
     return ", ".join(names)[:40]
 
 
 def _draw(ax, curves, smooth):
     for i, c in enumerate(curves):
         color = f"C{i % 10}"
-        if c.per_step and smooth > 0:
+        if c.per_step and smooth > 0 and c.role != "lr":  # a schedule is exact: nothing to smooth
             ax.plot(c.x, c.y, color=color, alpha=0.25, linewidth=0.8, label=f"_{c.name} raw")
             c.shown = ema(c.y, smooth)
         few = not c.per_step and len(c.x) <= _FEW_POINTS
