@@ -71,3 +71,17 @@ except ImportError:  # the suite passes without PyTorch; parity tests skip
     _torch = None
 
 needs_torch = pytest.mark.skipif(_torch is None, reason="PyTorch is not installed (pip install torch)")
+
+
+def mse_failing_at(batch, bad):
+    """An MSE loss whose ``batch``-th call (from 1) returns ``bad`` (nan or inf) times the loss:
+    a run that goes wrong in the middle, to check what the loops do before the step."""
+    calls = []
+
+    def loss(pred, target):
+        calls.append(1)
+        value = ((pred - target) ** 2).mean()
+        return value * bad if len(calls) == batch else value
+
+    loss.calls = calls
+    return loss

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import minigrad as mg
+from conftest import mse_failing_at
+
 import rnn
 from minigrad import nn, optim
 from rnn.callbacks import (Callback, GradNormLogger, LearningRateScheduler, LivePlot, ProgressBar, TerminateOnNaN)
@@ -163,17 +164,10 @@ def test_grad_norm_logger_records_the_gradient_each_update_used():
 def test_terminate_on_nan_stops_quietly_before_the_bad_step():
     x, y = _xy()
     model = nn.Linear(3, 1)
-    calls = []
-
-    def nan_at_batch_2(pred, target):
-        calls.append(1)
-        loss = ((pred - target) ** 2).mean()
-        return loss * np.nan if len(calls) == 2 else loss
-
     kept = {}
     keep = rnn.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: kept.update(w=model.weight.numpy().copy()))
     with np.errstate(all="ignore"):
-        hist = rnn.train.fit(model, x, y, loss=nan_at_batch_2, epochs=3, batch_size=4, shuffle=False, verbose=0,
+        hist = rnn.train.fit(model, x, y, loss=mse_failing_at(2, np.nan), epochs=3, batch_size=4, shuffle=False, verbose=0,
                              callbacks=[keep, TerminateOnNaN()])
     assert hist.epoch == [] and len(hist.batch_history["loss"]) == 1
     np.testing.assert_array_equal(model.weight.numpy(), kept["w"])  # the NaN batch changed nothing

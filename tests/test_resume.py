@@ -9,7 +9,7 @@ import pytest
 import minigrad as mg
 import rnn
 from minigrad import nn, optim
-from rnn.callbacks import (BackupAndRestore, Callback, CSVLogger, EarlyStopping, LambdaCallback, ModelCheckpoint,
+from rnn.callbacks import (Callback, CSVLogger, EarlyStopping, LambdaCallback, ModelCheckpoint,
                            ReduceLROnPlateau)
 
 EPOCHS = 5

@@ -6,8 +6,9 @@ import pytest
 
 import minigrad as mg
 import rnn
+from conftest import mse_failing_at
 from minigrad import nn
-from rnn.train import EarlyStopping, evaluate, fit
+from rnn.train import EarlyStopping, fit
 
 
 def _regression(n=64, seed=0):
@@ -125,13 +126,7 @@ def test_a_non_finite_loss_or_gradient_stops_fit_before_the_step(tmp_path):
     """The model keeps its last good weights; the message names epoch, batch and checkpoint."""
     x, y = _regression()
     model = nn.Linear(3, 1)
-    calls = []
-
-    def blows_up_at_batch_3(pred, target):
-        calls.append(1)
-        loss = ((pred - target) ** 2).mean()
-        return loss * np.inf if len(calls) == 3 else loss
-
+    blows_up_at_batch_3 = mse_failing_at(3, np.inf)
     good = {}  # the weights after each step: at the end, those of batch 2
     with pytest.raises(FloatingPointError, match=r"loss is not finite at epoch 1, batch 3; no weight was changed"), \
             np.errstate(all="ignore"):
@@ -139,7 +134,7 @@ def test_a_non_finite_loss_or_gradient_stops_fit_before_the_step(tmp_path):
             optimizer=_Recording(model, good))
     for p, g in zip(model.parameters(), good["after"]):
         np.testing.assert_array_equal(p.numpy(), g)  # unchanged since the last good step
-    calls.clear()  # one batch per epoch: epochs 1 and 2 save checkpoints, epoch 3 blows up
+    blows_up_at_batch_3.calls.clear()  # one batch per epoch: epochs 1 and 2 save checkpoints, epoch 3 blows up
     with pytest.raises(FloatingPointError, match=r"epoch 3, batch 1; .*last good checkpoint is .*ck.npz"), \
             np.errstate(all="ignore"):
         fit(model, x, y, loss=blows_up_at_batch_3, epochs=3, verbose=0, batch_size=len(x),
