@@ -141,6 +141,9 @@ def test_history_draws_into_the_callers_axes():
     out = plot.plot_history(keras_like(), ax=ax, logy=True)
     assert out is fig and fig.axes == [ax]  # one Axes: the loss panel only, no new axes
     assert set(labelled(ax)) == {"loss per step", "val_loss"} and ax.get_yscale() == "log"
+    ax.clear()
+    plot.plot_history(keras_like(), ax=ax, best="val_accuracy")  # its panel is not drawn: no star on the losses
+    assert not [line for line in ax.get_lines() if line.get_marker() == "*"] and len(labelled(ax)) == 2
     fig = Figure()
     axes = fig.subplots(3)
     plot.plot_history(keras_like(), ax=axes)

@@ -99,8 +99,8 @@ def plot_benchmark(results, path=None, *, baseline="numpy", metric="seconds", ba
             raise ValueError(f"plot_benchmark: no speed-up for backend(s) {missing}; these have one: {found}")
         found = list(backends)
     width = 0.8 / len(found)
-    fig, ax, own = (*figure(ax, figsize=figsize or (max(6.0, 1.0 + 0.5 * len(cases) * len(found) ** 0.5 + 2), 4.2),
-                            dpi=dpi), ax is None)
+    own = ax is None  # a figure made here is laid out here; the caller's is left as it is
+    fig, ax = figure(ax, figsize=figsize or (max(6.0, 3.0 + 0.5 * len(cases) * len(found) ** 0.5), 4.2), dpi=dpi)
     values = []
     for i, b in enumerate(found):
         xs = [j + (i - (len(found) - 1) / 2) * width for j, c in enumerate(cases) if b in table[c]]

@@ -118,7 +118,8 @@ def plot_confusion(y_true, y_pred, path=None, *, labels=None, normalize=None, th
     names = [str(c) for c in labels] if labels is not None else [str(i) for i in range(n)]
 
     side = max(4.4, 0.5 * n + 2.2)
-    fig, ax, own = (*figure(ax, figsize=figsize or (side + 0.8, side), dpi=dpi), ax is None)
+    own = ax is None
+    fig, ax = figure(ax, figsize=figsize or (side + 0.8, side), dpi=dpi)
     vmax = 1.0 if normalize else max(1.0, float(values.max()))
     image = ax.imshow(values, cmap=cmap, vmin=0, vmax=vmax)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04).set_label(_NORMALIZE[normalize], fontsize=8)

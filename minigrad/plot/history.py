@@ -166,27 +166,30 @@ def _auto_best(curves):
     return None
 
 
-def _mark_best(curves, best, panels, xlabel):
-    """A star at the best value of the chosen curve, its value, a dotted line through every panel."""
+def _best_curve(curves, best):
+    """The curve whose best value is marked: "auto", a curve's name, or None."""
     if best is None or best is False:
         return None
     if best == "auto":
-        curve = _auto_best(curves)
-        if curve is None:
-            return None
-    else:
-        found = [c for c in curves if c.name == best or c.name == f"{best} per step"]
-        if not found:
-            raise ValueError(f"plot_history: best={best!r} is not a curve of this history; it has "
-                             f"{', '.join(repr(c.name) for c in curves)} (or pass best=None)")
-        curve = found[0]
+        return _auto_best(curves)
+    found = [c for c in curves if c.name in (best, f"{best} per step")]
+    if not found:
+        raise ValueError(f"plot_history: best={best!r} is not a curve of this history; it has "
+                         f"{', '.join(repr(c.name) for c in curves)} (or pass best=None)")
+    return found[0]
+
+
+def _mark_best(curve, curves, panels, xlabel):
+    """A star at the best value of ``curve``, its value, a dotted line through every panel."""
+    if curve is None or curve.role not in panels:
+        return None  # nothing to mark, or its panel is not drawn (one Axes given: the main panel only)
     higher = any(word in curve.name.lower() for word in _HIGHER_IS_BETTER)
     y = np.where(np.isfinite(curve.shown), curve.shown, -np.inf if higher else np.inf)
     i = int(np.argmax(y) if higher else np.argmin(y))
     if not np.isfinite(y[i]):
         return None
     bx, by = curve.x[i], curve.shown[i]
-    ax = panels[curve.role] if curve.role in panels else next(iter(panels.values()))
+    ax = panels[curve.role]
     for a in panels.values():
         a.axvline(bx, color="0.45", linestyle=":", linewidth=1.0, label="_best")
     ax.plot([bx], [by], marker="*", markersize=13, color="gold", markeredgecolor="black", zorder=5,
@@ -275,6 +278,7 @@ def plot_history(history, path=None, *, ax=None, title=None, smooth=0.9, logy=Fa
                          f"{', '.join(_NOT_PLOTTED)})")
     xlabel = xlabel or default_xlabel
     roles = [r for r in ("loss", "metric", "lr") if any(c.role == r for c in curves)]
+    marked = _best_curve(curves, best)  # checked before anything is drawn
     fig, panels, own = _axes_for(ax, roles, figsize, dpi)
     for role, a in panels.items():
         _draw(a, [c for c in curves if c.role == role], smooth)
@@ -294,7 +298,7 @@ def plot_history(history, path=None, *, ax=None, title=None, smooth=0.9, logy=Fa
         values = np.concatenate([c.y for c in curves if c.role == "lr"])
         if values.min() > 0 and values.max() >= 100 * values.min():
             lr.set_yscale("log")  # a schedule over orders of magnitude
-    _mark_best(curves, best, panels, xlabel)
+    _mark_best(marked, curves, panels, xlabel)
     list(panels.values())[-1].set_xlabel(xlabel)
     if title:
         main.set_title(title)

@@ -97,9 +97,8 @@ def _x_axis(x, T):
     return xs
 
 
-def _mark_split(ax, xs, split):
-    """The boundary as a dashed line, the test part shaded, "train" and "test" written either side.
-    Returns the boundary on x's scale (to score the test part only)."""
+def _split_at(xs, split):
+    """The test part's first position, on x's scale (a date when x holds dates), checked to lie on x."""
     try:
         at = np.datetime64(split) if xs.dtype.kind == "M" else float(split)
     except (TypeError, ValueError):
@@ -107,13 +106,17 @@ def _mark_split(ax, xs, split):
                         f"({'dates' if xs.dtype.kind == 'M' else 'numbers'})") from None
     if not xs[0] <= at <= xs[-1]:
         raise ValueError(f"plot_predictions: split={split!r} is outside x's range {xs[0]} .. {xs[-1]}")
+    return at
+
+
+def _mark_split(ax, xs, at):
+    """The boundary as a dashed line, the test part shaded, "train" and "test" written either side."""
     where = ax.convert_xunits(at)
     ax.axvspan(where, ax.convert_xunits(xs[-1]), color="0.5", alpha=0.12, zorder=0, label="_test part")
     ax.axvline(where, color="0.3", linestyle="--", linewidth=1.0, label="_split")
     top = ax.get_xaxis_transform()  # x in data, y in axes fractions
     ax.text(where, 0.97, "train  ", transform=top, ha="right", va="top", fontsize=9, color="0.3")
     ax.text(where, 0.97, "  test", transform=top, ha="left", va="top", fontsize=9, color="0.3")
-    return at
 
 
 def plot_predictions(y_true, y_pred, path=None, *, x=None, split=None, start=None, ax=None, title=None, labels=None,
@@ -140,10 +143,8 @@ def plot_predictions(y_true, y_pred, path=None, *, x=None, split=None, start=Non
     if horizons is not None and all(p.shape[1] == 1 for p in preds.values()):
         raise ValueError("plot_predictions: horizons= chooses steps of (N, H) forecasts, but every y_pred has one "
                          "value per time step")
-    fig, ax, own = (*figure(ax, figsize=figsize, dpi=dpi), ax is None)
-    ax.plot(xs, true, color="black", linewidth=1.5, label=truth_label)
-    at = _mark_split(ax, xs, split) if split is not None else None
-    color = 0
+    at = _split_at(xs, split) if split is not None else None
+    lines = []  # (label, time steps, values): everything is checked before anything is drawn
     for name, p in preds.items():
         s = _start(name, p, T, start)
         for h in _horizons(horizons, p.shape[1], name):
@@ -153,8 +154,14 @@ def plot_predictions(y_true, y_pred, path=None, *, x=None, split=None, start=Non
             label = name if p.shape[1] == 1 else f"{name}, {h} step{'s' if h > 1 else ''} ahead"
             if scored.any():
                 label += f" (MAE{' on test' if at is not None else ''} {err[scored].mean():.3g})"
-            ax.plot(xs[idx], p[:, h - 1], color=f"C{color % 10}", linewidth=1.2, label=label)
-            color += 1
+            lines.append((label, idx, p[:, h - 1]))
+    own = ax is None
+    fig, ax = figure(ax, figsize=figsize, dpi=dpi)
+    ax.plot(xs, true, color="black", linewidth=1.5, label=truth_label)
+    if at is not None:
+        _mark_split(ax, xs, at)
+    for i, (label, idx, values) in enumerate(lines):
+        ax.plot(xs[idx], values, color=f"C{i % 10}", linewidth=1.2, label=label)
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8, framealpha=0.85)
     ax.set_xlabel(xlabel or ("time step" if x is None else ""))
