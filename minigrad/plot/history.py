@@ -104,15 +104,17 @@ def _from_dict(history):
 
 def _from_history(history):
     """Curves of a History-like object: ``.history`` {name: one value per epoch}, ``.epoch``
-    (numbers from 0 as Keras, or from 1) and optionally ``.batch_history`` {"epoch": x of
+    (numbers from 0 as Keras, or from 1; ``.epochs_from = 0`` says which) and optionally ``.batch_history`` {"epoch": x of
     each batch, name: one value per batch}."""
     per_epoch = dict(history.history)
     epochs = getattr(history, "epoch", None)
     if epochs is None:
         epochs = range(1, 1 + max((len(v) for v in per_epoch.values()), default=0))
     x = _numbers("epoch", list(epochs), "epoch number")
-    if len(x) and x.min() == 0:
-        x = x + 1  # Keras counts epochs from 0: epoch 0's values are those at the end of the first epoch
+    # Keras counts epochs from 0: epoch 0's values are those at the end of the first epoch. A
+    # History that says so (``epochs_from = 0``) is shifted even when it starts later (a resumed run).
+    if getattr(history, "epochs_from", None) == 0 or (len(x) and x.min() == 0):
+        x = x + 1
     steps = dict(getattr(history, "batch_history", None) or {})
     if steps and "epoch" not in steps:
         raise ValueError(f"plot_history: batch_history has no 'epoch' entry (it has {sorted(steps)}); expected "

@@ -115,6 +115,7 @@ class History(Callback):
     then not recorded (its batches are, in ``batch_history``)."""
 
     order = 10
+    epochs_from = 0  # ``epoch`` counts from 0, as Keras's (plot_history draws epoch e at e + 1)
 
     def __init__(self):
         super().__init__()
