@@ -8,18 +8,20 @@ Data: tiny Shakespeare (examples/data/tinyshakespeare.txt, 1,115,394 characters,
 distinct). The first 90% trains, the last 10% validates: text the model never saw.
 
 Model: Embedding(65, 32) -> 2-layer LSTM(hidden 128) -> Linear(128, 65) over every
-step. The training text is cut into 64 parallel streams (``rnn.data.batchify``) read
-64 characters at a time (``rnn.data.lm_chunks``); ``rnn.TBPTT`` carries the hidden
-state from one chunk to the next (so the model sees an unbroken text) but cuts the
-gradient there, and clips the gradient norm at 1.
+step. The training text is cut into 64 parallel streams (``rnn.data.batchify``);
+``rnn.TBPTT.fit`` reads them 64 characters per update, carries the hidden state from
+one update to the next (so the model sees an unbroken text) but cuts the gradient
+there, and clips the gradient norm at 1.
 
-    python examples/text_generation.py [--epochs 6] [--out results/text_generation]
+    python examples/text_generation.py [--epochs 6] [--out results/text_generation] [--resume]
 
 Prints the training loss during each epoch, the validation loss and bits per
 character (bpc) after it, compares them with the unigram and bigram baselines
 (character frequencies; character-pair frequencies), prints samples at two
 temperatures and writes a training-curve PNG. The default run takes 2-3 minutes on
-2 CPU cores.
+2 CPU cores. The whole training state is checkpointed to OUT/training_state.npz after
+every epoch and every 200 updates: after Ctrl-C (or a crash), ``--resume`` continues
+from it and prints the numbers the uninterrupted run would have printed.
 """
 import math
 import os
@@ -61,20 +63,6 @@ class CharLM(nn.Module):
 def lm_loss(logits, targets):
     """Mean cross-entropy (nats per character) of logits (T, B, V) against ids (T, B)."""
     return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
-
-
-def evaluate(model, stream, seq_len):
-    """Mean loss (nats/char) over a (T, B) stream, state carried through it, no graph."""
-    model.eval()
-    total, count, state = 0.0, 0, None
-    dev = next(model.parameters()).device
-    with mg.no_grad():
-        for x, y in rnn.data.lm_chunks(stream, seq_len):
-            logits, state = model(mg.tensor(x, device=dev), state)
-            total += lm_loss(logits, mg.tensor(y, device=dev)).item() * y.size
-            count += y.size
-    model.train()
-    return total / count
 
 
 def ngram_baselines(train_ids, val_ids, vocab_size):
@@ -128,6 +116,11 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=4e-3)
     p.add_argument("--clip", type=float, default=1.0, help="max global gradient norm")
     p.add_argument("--sample-chars", type=int, default=300)
+    p.add_argument("--checkpoint-every", type=int, default=200,
+                   help="updates between checkpoints of the whole training state (also after every epoch)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT/training_state.npz if it exists (Ctrl-C stops a run after the "
+                        "current update)")
     args = p.parse_args(argv)
     if args.quick:  # a small model, 2 epochs over the first 30k characters
         args.hidden, args.embed, args.batch_size, args.bptt, args.sample_chars = 48, 16, 16, 32, 80
@@ -153,8 +146,10 @@ def main(argv=None):
     updates_per_epoch = math.ceil((len(train_stream) - 1) / args.bptt)
     total_updates = args.epochs * updates_per_epoch
     # cosine decay per update, down to 5% of the initial rate: big steps early, fine ones at the end
-    schedule = optim.LambdaLR(opt, lambda k: 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(k, total_updates)
-                                                                                / total_updates)))
+    def decay(k):  # the factor on the learning rate for update k (from 0)
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(k, total_updates) / total_updates))
+
+    schedule = optim.LambdaLR(opt, decay)
     trainer = rnn.TBPTT(model, lm_loss, opt, k1=args.bptt, k2=args.k2 or args.bptt, clip_norm=args.clip)
     print(model)
     print(f"{model.num_parameters()} parameters; vocabulary {len(vocab)} characters; "
@@ -163,30 +158,33 @@ def main(argv=None):
     print(f"baselines on validation: unigram {uni:.3f} nats/char ({uni / LN2:.2f} bpc), "
           f"bigram {bi:.3f} ({bi / LN2:.2f} bpc)")
 
-    history = {"train loss": [], "val loss": []}
-    per_update = {"train loss": [], "lr": []}  # (x in epochs, value) after every update, for the plot
-    first_losses = []
+    # TBPTT.fit walks the streams k1 characters per update; the targets are the next characters
+    x_stream, y_stream = train_stream[:-1], train_stream[1:]
+    report_every = max(1, updates_per_epoch // 4)
     clock = Stopwatch()
-    for epoch in range(1, args.epochs + 1):
-        trainer.reset_state()  # each epoch starts the streams again from the beginning
-        total, n = 0.0, 0
-        report_every = max(1, updates_per_epoch // 4)
-        for x, y in rnn.data.lm_chunks(train_stream, args.bptt):
-            loss = trainer.step(mg.tensor(x, device=dev), mg.tensor(y, device=dev))[0]
-            schedule.step()
-            total, n = total + loss, n + 1
-            per_update["train loss"].append((epoch - 1 + n / updates_per_epoch, loss))
-            per_update["lr"].append((epoch - 1 + n / updates_per_epoch, opt.param_groups[0]["lr"]))
-            if epoch == 1 and len(first_losses) < 10:
-                first_losses.append(loss)
-            if n % report_every == 0:
-                print(f"  epoch {epoch} update {n}/{updates_per_epoch}  loss {total / n:.3f}  "
-                      f"lr {opt.param_groups[0]['lr']:.2e}  {clock():.0f}s")
-        val_loss = evaluate(model, val_stream, args.bptt)
-        history["train loss"].append(total / n)
-        history["val loss"].append(val_loss)
-        print(f"epoch {epoch:2d}  train {total / n:.3f}  val {val_loss:.3f} nats/char = {val_loss / LN2:.3f} bpc  "
-              f"({clock():.0f}s)")
+
+    def report(batch, logs):  # four lines per epoch: the epoch's mean loss so far
+        if (batch + 1) % report_every == 0:
+            print(f"  update {batch + 1}/{updates_per_epoch}  loss {logs['loss']:.3f}  "
+                  f"lr {opt.param_groups[0]['lr']:.2e}  {clock():.0f}s", flush=True)
+
+    def summary(epoch, logs):
+        print(f"epoch {epoch + 1:2d}  train {logs['loss']:.3f}  val {logs['val_loss']:.3f} nats/char = "
+              f"{logs['val_loss'] / LN2:.3f} bpc  ({clock():.0f}s)", flush=True)
+
+    # The whole training state (weights, Adam, the schedule, the carried hidden state, the
+    # position in the stream) is saved after every epoch and every --checkpoint-every updates;
+    # --resume continues from it with the numbers an uninterrupted run would print.
+    state_path = os.path.join(args.out, "training_state.npz")
+    run = trainer.fit(x_stream, y_stream, epochs=args.epochs, validation_data=(val_stream[:-1], val_stream[1:]),
+                      scheduler=schedule, scheduler_interval="update", checkpoint=state_path,
+                      checkpoint_every=args.checkpoint_every, resume=args.resume, verbose=0,
+                      callbacks=[rnn.callbacks.LambdaCallback(on_train_batch_end=report, on_epoch_end=summary)])
+    if not run.epoch:
+        print(f"stopped before the first epoch ended; rerun with --resume to continue from {state_path}")
+        return None
+    history = {"train loss": run.history["loss"], "val loss": run.history["val_loss"]}
+    first_losses = run.batch_history["loss"][:10]
 
     rng = np.random.default_rng(args.seed)
     for temperature in (0.5, 1.0):
@@ -201,9 +199,12 @@ def main(argv=None):
     # the training loss of every update (smoothed) against the validation loss of every epoch,
     # and the baselines as flat lines over the run
     png = os.path.join(args.out, "training_curve.png")
-    mg.plot.plot_history({"train loss": per_update["train loss"], "val loss": history["val loss"],
-                          "unigram baseline loss": [(0, uni), (args.epochs, uni)],
-                          "bigram baseline loss": [(0, bi), (args.epochs, bi)], "lr": per_update["lr"]},
+    steps = run.batch_history
+    done = len(run.epoch)
+    mg.plot.plot_history({"train loss": list(zip(steps["epoch"], steps["loss"])), "val loss": history["val loss"],
+                          "unigram baseline loss": [(0, uni), (done, uni)],
+                          "bigram baseline loss": [(0, bi), (done, bi)],
+                          "lr": [(x, args.lr * decay(k)) for k, x in enumerate(steps["epoch"])]},
                          png, xlabel="epoch", ylabel="nats per character",
                          title=f"char-LSTM on tiny Shakespeare ({args.layers}x{args.hidden})")
     print(f"training curve written to {png}")

@@ -219,6 +219,7 @@ class TrainingLoop:
 
     def save_checkpoint(self, path):
         """The whole training state, resumable by ``restore`` (mg.save_checkpoint; atomic)."""
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         mg.save_checkpoint(path, self.model, self.optimizer, self.scheduler, epoch=self.epoch, step=self.step,
                            stateful=self._stateful(),
                            extra={"batch": self.batch, "totals": dict(self._totals), "seen": self._seen})

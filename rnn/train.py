@@ -265,7 +265,6 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=10, batch_siz
     loop = TrainingLoop(model, optimizer, callbacks, scheduler=scheduler, verbose=verbose,
                         params={"epochs": epochs, "steps": math.ceil(len(x) / batch_size), "batch_size": batch_size})
     if checkpoint is not None:
-        os.makedirs(os.path.dirname(os.path.abspath(checkpoint)), exist_ok=True)
         loop.checkpoint_paths.append(checkpoint)
     with loop.running(initial_epoch, resume):
         for epoch in range(loop.epoch, epochs):
