@@ -21,21 +21,38 @@ def data_path(*parts):
     return os.path.join(DATA, *parts)
 
 
+class _ExampleParser(argparse.ArgumentParser):
+    """Resolves ``--out`` after parsing: a --quick run writes to its own folder, so it never
+    overwrites the PNGs and metrics of a full run."""
+
+    def parse_args(self, args=None, namespace=None):
+        ns = super().parse_args(args, namespace)
+        if ns.out is None:
+            ns.out = os.path.join("results", self.example + ("-quick" if ns.quick else ""))
+        return ns
+
+
 def parser(doc, name, epochs):
     """An ArgumentParser with the options every example has.
 
     --epochs   passes over the training data
-    --out      where the PNG (and anything else) is written; results/<name> by default
+    --out      where the PNG (and anything else) is written; results/<name> by default,
+               results/<name>-quick for a --quick run
     --quick    a tiny run that finishes in seconds (used by the tests)
     --seed     for the weights, the shuffling and the sampling
     --device   cpu, or cuda for the GPU (checked by ``device``)
+
+    ``--help`` shows every option with its default.
     """
-    p = argparse.ArgumentParser(description=doc.strip().splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = _ExampleParser(description=doc.strip().splitlines()[0],
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.example = name
     p.add_argument("--epochs", type=int, default=epochs, help="passes over the training data")
-    p.add_argument("--out", default=os.path.join("results", name), help="folder for the PNG")
+    p.add_argument("--out", default=None,
+                   help=f"folder for the PNGs and metrics.json (default: results/{name}, or results/{name}-quick "
+                        "with --quick)")
     p.add_argument("--quick", action="store_true", help="a tiny run (seconds), for tests")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed for the weights, the shuffling and the sampling")
     add_device_option(p)
     return p
 

@@ -6,6 +6,7 @@ reads the ``metrics.json`` it wrote and checks the numbers, not just the exit st
 """
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -72,3 +73,24 @@ def test_vanishing_gradients_rnn_loses_the_gradient_lstm_keeps_it(tmp_path):
     assert trained["RNN (tanh)"][k] < 1e-2 * trained["LSTM"][k]
     assert (tmp_path / "gradient_norms.png").stat().st_size > 0
     assert (tmp_path / "training_curve.png").stat().st_size > 0
+
+
+def test_demo_forecasts_sunspots_and_writes_its_own_quick_folder(tmp_path):
+    m, out = run_example("demo", tmp_path, "--seed", "3")
+    assert "validation MAE" in out and m["val_mae"] > 0 and m["naive_mae"] > 0
+    assert len(m["train_loss"]) == 2 and m["train_loss"][-1] < m["train_loss"][0]
+    for png in ("training_curve.png", "forecast.png"):
+        assert (tmp_path / png).stat().st_size > 0
+
+
+def test_every_example_shows_its_defaults_and_quick_runs_keep_their_own_folder():
+    examples = sorted(p.stem for p in (REPO / "examples").glob("*.py") if not p.stem.startswith("_"))
+    assert "demo" in examples
+    for name in examples:
+        done = subprocess.run([sys.executable, str(REPO / "examples" / f"{name}.py"), "--help"], capture_output=True,
+                              text=True, timeout=120, env=ENV, cwd=REPO)
+        assert done.returncode == 0, done.stderr[-2000:]
+        text = re.sub(r"-\s+", "-", " ".join(done.stdout.split()))  # argparse may wrap after a hyphen
+        for option in ("--quick", "--seed", "--out", "--device", "--epochs"):
+            assert option in text, f"{name} --help lacks {option}"
+        assert f"results/{name}-quick with --quick" in text and "(default: 0)" in text
