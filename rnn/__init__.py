@@ -2,7 +2,7 @@
 sampling."""
 from .cells import GRUCell, LSTMCell, RNNCell
 from .layers import GRU, LSTM, RNN
-from . import callbacks, data, inspect, keras, loop, train
+from . import callbacks, data, datasets, inspect, keras, loop, train
 from .tbptt import TBPTT
 from .generate import generate, generate_text, sample_logits  # rnn.generate is the function
 
