@@ -55,6 +55,8 @@ def numba_backend():
                           "loops without it")
     from ..wrappers import loop_backend
     from ..wrappers.matmul import loop_matmul, threaded_matmul
+    from . import _first_compile
+    _first_compile.install()  # a first run's compilation announces itself (once)
     loops = collect(MODULES, compiled=True)
     loops.threads = _jit.numba.get_num_threads  # what lets the recurrences split across cores
     loops.blas_on_caller = True  # every BLAS call of this backend runs on the calling thread (run_loop)
