@@ -14,7 +14,6 @@ over the observed series) and metrics.json. About 15 s on 2 CPU cores, most of i
 first run's compilation of numba's kernels (cached on disk for later runs:
 ``python -m minigrad.warmup`` compiles them ahead of time).
 """
-import csv
 import os
 
 import numpy as np
@@ -23,14 +22,6 @@ import minigrad as mg
 import rnn
 from _common import Stopwatch, device, parser, save_metrics, seed_everything
 from minigrad import nn, optim
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def load_sunspots():
-    with open(os.path.join(HERE, "data", "sunspots_monthly.csv")) as f:
-        return np.array([float(row["sunspots"]) for row in csv.DictReader(f)], dtype=np.float32)
-
 
 class Forecaster(nn.Module):
     """LSTM over the window (batch_first: (B, T, 1)), then y = W h_T + b."""
@@ -58,7 +49,7 @@ def main(argv=None):
     dev = device(args.device)
     seed_everything(args.seed)
 
-    series = load_sunspots()
+    series = rnn.datasets.load_sunspots().values.astype(np.float32)  # (2820,), 1749-01 .. 1983-12
     split = int(0.8 * len(series))
     scale = series[:split].max()  # scale by training data only: no peeking at the future
     # inputs: 24 months; target: the month `horizon` months after the window's end

@@ -4,7 +4,7 @@ Task: given the last `window` observations, forecast what comes next; the tutori
 stock-price example, done honestly (statistics from training data only, a test period
 strictly after the training period, and a naive forecast to beat).
 
-Data (examples/data/):
+Data (``rnn.datasets``; copies in examples/data/):
   * stock: AAPL daily close, 2007-01-03 .. 2016-03-01 (stockdata.csv, 2,306 trading
     days). Target: tomorrow's close from the last 30 closes.
   * co2: weekly CO2 at Mauna Loa in ppm, 1958 .. 2001 (co2_weekly.csv, 2,284 weeks;
@@ -35,7 +35,6 @@ the naive last-value forecast (and, for CO2, the seasonal naive forecast "same a
 year ago plus a year's growth"); writes training-curve PNGs and a forecast plot.
 Takes about 15 seconds on 2 CPU cores.
 """
-import csv
 import os
 
 import numpy as np
@@ -44,22 +43,7 @@ import minigrad as mg
 import rnn
 from minigrad import nn, optim
 
-from _common import Stopwatch, data_path, device, parser, save_metrics, seed_everything
-
-
-def load_aapl():
-    """AAPL daily closes (2,306,), oldest first."""
-    with open(data_path("stockdata.csv")) as f:
-        return np.array([float(row["AAPL"]) for row in csv.DictReader(f)])
-
-
-def load_co2():
-    """Weekly CO2 in ppm (2,284,), oldest first, missing weeks linearly interpolated; and the dates."""
-    with open(data_path("co2_weekly.csv")) as f:
-        rows = list(csv.DictReader(f))
-    y = np.array([float(row["co2"]) if row["co2"] else np.nan for row in rows])
-    t, known = np.arange(len(y)), ~np.isnan(y)
-    return np.interp(t, t[known], y[known]), np.array([row["date"] for row in rows], dtype="datetime64[D]")
+from _common import Stopwatch, device, parser, save_metrics, seed_everything
 
 
 def relative_windows(series, window, horizon):
@@ -162,7 +146,7 @@ def forecast(name, series, window, horizon, args, transform=None):
 
 
 def stock(args):
-    series = load_aapl()
+    series = rnn.datasets.load_stocks("AAPL").values  # daily closes (2306,), oldest first
     r = forecast("AAPL close, next day", series, args.window_stock, 1, args, transform=(np.log, np.exp))
     # Direction: did the model at least call up/down days better than a coin?
     up_true = r["truth"][:, 0] > r["naive"][:, 0]
@@ -181,7 +165,7 @@ def stock(args):
 
 
 def co2(args):
-    series, dates = load_co2()
+    series, dates = rnn.datasets.load_co2(fill="interpolate")  # ppm (2284,): 59 missing weeks interpolated
     window, horizon = args.window_co2, args.horizon_co2
     r = forecast(f"CO2, next {horizon} weeks", series, window, horizon, args)
     # Seasonal naive with drift: week t+h looks like week t+h-52, shifted by the last year's growth.

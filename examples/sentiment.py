@@ -33,18 +33,7 @@ import minigrad as mg
 import rnn
 from minigrad import nn, optim
 
-from _common import Stopwatch, data_path, device, parser, save_metrics, seed_everything
-
-
-def load_polarity():
-    """(sentences, labels): 1 = positive, 0 = negative, in file order (all positives first)."""
-    sentences, labels = [], []
-    for label, name in ((1, "rt-polarity.pos"), (0, "rt-polarity.neg")):
-        with open(data_path("rt-polaritydata", name), encoding="utf-8") as f:
-            lines = [line.strip() for line in f.read().split("\n") if line.strip()]
-        sentences += lines
-        labels += [label] * len(lines)
-    return sentences, np.array(labels, dtype=np.int64)
+from _common import Stopwatch, device, parser, save_metrics, seed_everything
 
 
 class RNNClassifier(nn.Module):
@@ -147,7 +136,7 @@ def main(argv=None):
     seed_everything(args.seed)
     dev = device(args.device)
 
-    sentences, labels = load_polarity()
+    sentences, labels = rnn.datasets.load_polarity()  # (10662,) each: 1 = positive (all first), 0 = negative
     tokens = [rnn.data.tokenize(s) for s in sentences]
     order = np.random.default_rng(args.seed).permutation(len(tokens))  # the files are sorted by label
     if args.quick:

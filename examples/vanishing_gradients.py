@@ -34,7 +34,7 @@ import minigrad as mg
 import rnn
 from minigrad import nn, optim
 
-from _common import Stopwatch, data_path, device, parser, save_metrics, seed_everything
+from _common import Stopwatch, device, parser, save_metrics, seed_everything
 
 # name -> (layer class, extra constructor arguments)
 MODELS = {
@@ -104,8 +104,7 @@ def main(argv=None):
         args.steps, args.train_chars, args.epochs = 120, 8_000, 1
     seed_everything(args.seed)
 
-    with open(data_path("tinyshakespeare.txt"), encoding="utf-8") as f:
-        text = f.read()
+    text = rnn.datasets.load_shakespeare()
     vocab = rnn.data.Vocab.from_text(text, specials=())
     train_stream = rnn.data.batchify(vocab.encode(text[:args.train_chars]), 32)
     probe = vocab.encode(text[-(args.steps + 1):])  # T + 1 characters the training never saw

@@ -315,7 +315,7 @@ def bad_file(tmp_path, name, content):
 def check_error(error, path, line, problem):
     assert (error.value.path, error.value.line) == (path, line)
     assert problem in error.value.problem
-    assert str(error.value).startswith(f"rnn.datasets.") and f"{path}, line {line}: " in str(error.value)
+    assert str(error.value).startswith("rnn.datasets.") and f"{path}, line {line}: " in str(error.value)
 
 
 def test_empty_file(tmp_path):
