@@ -22,9 +22,19 @@ temperatures and writes a training-curve PNG. The default run takes 2-3 minutes 
 2 CPU cores. The whole training state is checkpointed to OUT/training_state.npz after
 every epoch and every 200 updates: after Ctrl-C (or a crash), ``--resume`` continues
 from it and prints the numbers the uninterrupted run would have printed.
+
+    python examples/text_generation.py --compare-torch
+
+also trains the same model in PyTorch (same initial weights, data, updates, optimizer,
+schedule and clipping; in a process of its own, with as many threads as minigrad's
+kernels) and plots both losses against training time in OUT/compare_torch.png.
 """
+import json
 import math
 import os
+import subprocess
+import sys
+import time
 
 import numpy as np
 
@@ -81,26 +91,149 @@ def ngram_baselines(train_ids, val_ids, vocab_size):
     return float(uni_nll), float(bi_nll)
 
 
-def sample(model, vocab, prompt, n_chars, temperature, rng):
-    """Generate ``n_chars`` characters after ``prompt``, drawing each from softmax(logits / temperature).
+def lr_factor(k, total_updates):
+    """The factor on the learning rate for update k (from 0): a cosine decay down to 5% of the
+    initial rate over the run, big steps early, fine ones at the end."""
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(k, total_updates) / total_updates))
 
-    A low temperature sharpens the distribution (safer, more repetitive text); 1.0
-    samples from the model as trained; above 1 flattens it (more surprising, more errors).
-    """
-    model.eval()
-    out = []
-    dev = next(model.parameters()).device
-    with mg.no_grad():
-        ids = vocab.encode(prompt)[:, None]  # (T, 1): the prompt sets up the state
-        logits, state = model(mg.tensor(ids, device=dev))
-        for _ in range(n_chars):
-            z = logits.numpy()[-1, 0].astype(np.float64) / temperature
-            p = np.exp(z - z.max())
-            nxt = rng.choice(len(p), p=p / p.sum())
-            out.append(vocab.itos[nxt])
-            logits, state = model(mg.tensor(np.array([[nxt]]), device=dev), state)
-    model.train()
-    return prompt + "".join(out)
+
+# ------------------------------------------------------------ --compare-torch
+class UpdateClock(rnn.callbacks.Callback):
+    """Training time: the seconds spent in updates (moving the piece of the stream, forward,
+    backward, clipping, the optimizer and schedule steps), summed, without evaluation and
+    checkpoints. ``seconds[i]`` is that clock after update i; the PyTorch run keeps the same."""
+
+    def __init__(self):
+        super().__init__()
+        self.total, self.seconds, self.epoch_seconds = 0.0, [], []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.total += time.perf_counter() - self._start
+        self.seconds.append(self.total)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch_seconds.append(self.total)
+
+
+def torch_run(folder):
+    """Train CharLM in PyTorch as ``main`` trained it in minigrad, from the same initial weights,
+    on the streams and settings in folder/spec.json + folder/arrays.npz; writes folder/torch.json.
+    Runs in a process of its own (``compare_with_torch``): two thread pools in one process
+    would slow each other."""
+    import torch
+    with open(os.path.join(folder, "spec.json")) as f:
+        spec = json.load(f)
+    arrays = np.load(os.path.join(folder, "arrays.npz"))
+    torch.set_num_threads(spec["threads"])
+    V, k = spec["vocab_size"], spec["bptt"]
+
+    class TorchCharLM(torch.nn.Module):  # CharLM, line for line
+        def __init__(self):
+            super().__init__()
+            self.embed = torch.nn.Embedding(V, spec["embed"])
+            self.lstm = torch.nn.LSTM(spec["embed"], spec["hidden"], num_layers=spec["layers"])
+            self.head = torch.nn.Linear(spec["hidden"], V)
+
+        def forward(self, ids, state=None):
+            out, state = self.lstm(self.embed(ids), state)
+            return self.head(out), state
+
+    model = TorchCharLM()
+    model.load_state_dict({name[2:]: torch.from_numpy(arrays[name]) for name in arrays.files if name.startswith("w.")})
+    opt = torch.optim.Adam(model.parameters(), lr=spec["lr"])
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda u: lr_factor(u, spec["total_updates"]))
+    x, y, vx, vy = (torch.from_numpy(arrays[n]) for n in ("x", "y", "val_x", "val_y"))
+
+    def evaluate():  # as TBPTT.evaluate: from a zero state, k steps at a time, no graph
+        model.eval()
+        total, state = 0.0, None
+        with torch.no_grad():
+            for start in range(0, len(vx), k):
+                logits, state = model(vx[start:start + k], state)
+                total += torch.nn.functional.cross_entropy(logits.reshape(-1, V), vy[start:start + k].reshape(-1)).item() \
+                    * len(vx[start:start + k])
+        model.train()
+        return total / len(vx)
+
+    clock, seconds, losses, epoch_seconds, val = 0.0, [], [], [], []
+    wall = time.perf_counter()
+    for _ in range(spec["epochs"]):
+        state = None  # each epoch reads the streams from the start, from a zero state (as TBPTT.fit)
+        for start in range(0, len(x), k):
+            t0 = time.perf_counter()
+            logits, state = model(x[start:start + k], state)
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, V), y[start:start + k].reshape(-1))
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), spec["clip"])
+            opt.step()
+            schedule.step()
+            state = tuple(s.detach() for s in state)  # carried, but the gradient stops here
+            losses.append(loss.item())
+            clock += time.perf_counter() - t0
+            seconds.append(clock)
+        epoch_seconds.append(clock)
+        val.append(evaluate())
+    result = {"framework": f"PyTorch {torch.__version__}", "threads": torch.get_num_threads(), "losses": losses,
+              "seconds": seconds, "epoch_seconds": epoch_seconds, "val_loss_per_epoch": val,
+              "wall_seconds": time.perf_counter() - wall}
+    with open(os.path.join(folder, "torch.json"), "w") as f:
+        json.dump(result, f)
+
+
+def compare_with_torch(args, initial_weights, streams, vocab_size, total_updates, mine):
+    """Run ``torch_run`` in a fresh interpreter on what minigrad trained on; plot both runs'
+    losses against training time (OUT/compare_torch.png); return both runs' numbers."""
+    folder = os.path.join(args.out, "compare_torch")
+    os.makedirs(folder, exist_ok=True)
+    threads = mine["threads"]
+    with open(os.path.join(folder, "spec.json"), "w") as f:
+        json.dump({"vocab_size": vocab_size, "embed": args.embed, "hidden": args.hidden, "layers": args.layers,
+                   "bptt": args.bptt, "lr": args.lr, "clip": args.clip, "epochs": args.epochs,
+                   "total_updates": total_updates, "threads": threads}, f)
+    np.savez(os.path.join(folder, "arrays.npz"), **streams, **{f"w.{k}": v for k, v in initial_weights.items()})
+    print(f"\ntraining the same model in PyTorch ({threads} threads, a process of its own) ...", flush=True)
+    code = f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); " \
+           f"import text_generation; text_generation.torch_run({folder!r})"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"--compare-torch: the PyTorch run failed:\n{done.stderr[-3000:]}")
+    with open(os.path.join(folder, "torch.json")) as f:
+        theirs = json.load(f)
+    curves = {}
+    for r in (mine, theirs):
+        name = r["framework"].split()[0]
+        curves[f"{name} train loss"] = list(zip(r["seconds"], r["losses"]))
+        curves[f"{name} val loss"] = list(zip(r["epoch_seconds"], r["val_loss_per_epoch"]))
+    png = os.path.join(args.out, "compare_torch.png")
+    mg.plot.plot_history(curves, png, best=None, xlabel="training time (s): updates only, not evaluation or checkpoints",
+                         ylabel="nats per character",
+                         title=f"the same char-LSTM ({args.layers}x{args.hidden}), same data and updates")
+    for r in (mine, theirs):
+        print(f"{r['framework']:>28s} ({r['threads']} threads): validation {r['val_loss_per_epoch'][-1]:.3f} nats/char "
+              f"after {len(r['losses'])} updates; training time {r['seconds'][-1]:.1f}s (whole run {r['wall_seconds']:.1f}s)")
+    print(f"minigrad's training time is {mine['seconds'][-1] / theirs['seconds'][-1]:.2f}x PyTorch's; "
+          f"plot written to {png}")
+    keep = ("framework", "threads", "val_loss_per_epoch", "epoch_seconds", "wall_seconds")
+    return {key: {**{k: r[k] for k in keep}, "val_loss": r["val_loss_per_epoch"][-1], "train_seconds": r["seconds"][-1],
+                  "updates": len(r["losses"])} for key, r in (("minigrad", mine), ("torch", theirs))}
+
+
+def check_compare_torch(args):
+    """--compare-torch needs PyTorch and a fresh CPU run with k2 = k1 (what the PyTorch loop does):
+    said at once, before any training."""
+    import importlib.util
+    if importlib.util.find_spec("torch") is None:
+        raise SystemExit("--compare-torch: PyTorch is not installed here (pip install torch); run without "
+                         "--compare-torch to train minigrad alone")
+    problems = [msg for bad, msg in ((args.device != "cpu", "--device cpu (PyTorch trains on the CPU)"),
+                                     (args.k2 not in (None, args.bptt), "--k2 equal to --bptt"),
+                                     (args.resume, "a fresh run, not --resume (both clocks start at 0)")) if bad]
+    if problems:
+        raise SystemExit(f"--compare-torch: needs {', '.join(problems)}")
 
 
 def main(argv=None):
@@ -121,12 +254,17 @@ def main(argv=None):
     p.add_argument("--resume", action="store_true",
                    help="continue from OUT/training_state.npz if it exists (Ctrl-C stops a run after the "
                         "current update)")
+    p.add_argument("--compare-torch", action="store_true",
+                   help="also train the same model in PyTorch (needs torch) and plot both losses against training "
+                        "time in OUT/compare_torch.png")
     args = p.parse_args(argv)
     if args.quick:  # a small model, 2 epochs over the first 30k characters
         args.hidden, args.embed, args.batch_size, args.bptt, args.sample_chars = 48, 16, 16, 32, 80
         args.epochs = min(args.epochs, 2)
     seed_everything(args.seed)
     dev = device(args.device)
+    if args.compare_torch:
+        check_compare_torch(args)
 
     text = load_text()
     if args.quick:
@@ -145,9 +283,8 @@ def main(argv=None):
     opt = optim.Adam(model.parameters(), lr=args.lr)
     updates_per_epoch = math.ceil((len(train_stream) - 1) / args.bptt)
     total_updates = args.epochs * updates_per_epoch
-    # cosine decay per update, down to 5% of the initial rate: big steps early, fine ones at the end
-    def decay(k):  # the factor on the learning rate for update k (from 0)
-        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(k, total_updates) / total_updates))
+    def decay(k):  # cosine decay per update (lr_factor)
+        return lr_factor(k, total_updates)
 
     schedule = optim.LambdaLR(opt, decay)
     trainer = rnn.TBPTT(model, lm_loss, opt, k1=args.bptt, k2=args.k2 or args.bptt, clip_norm=args.clip)
@@ -160,6 +297,7 @@ def main(argv=None):
 
     # TBPTT.fit walks the streams k1 characters per update; the targets are the next characters
     x_stream, y_stream = train_stream[:-1], train_stream[1:]
+    initial_weights = {k: v.copy() for k, v in model.state_dict().items()} if args.compare_torch else None
     report_every = max(1, updates_per_epoch // 4)
     clock = Stopwatch()
 
@@ -176,10 +314,13 @@ def main(argv=None):
     # position in the stream) is saved after every epoch and every --checkpoint-every updates;
     # --resume continues from it with the numbers an uninterrupted run would print.
     state_path = os.path.join(args.out, "training_state.npz")
+    update_clock = UpdateClock()  # training time without evaluation and checkpoints, for --compare-torch
     run = trainer.fit(x_stream, y_stream, epochs=args.epochs, validation_data=(val_stream[:-1], val_stream[1:]),
                       scheduler=schedule, scheduler_interval="update", checkpoint=state_path,
                       checkpoint_every=args.checkpoint_every, resume=args.resume, verbose=0,
-                      callbacks=[rnn.callbacks.LambdaCallback(on_train_batch_end=report, on_epoch_end=summary)])
+                      callbacks=[rnn.callbacks.LambdaCallback(on_train_batch_end=report, on_epoch_end=summary),
+                                 update_clock])
+    wall_seconds = clock()
     if not run.epoch:
         print(f"stopped before the first epoch ended; rerun with --resume to continue from {state_path}")
         return None
@@ -189,7 +330,7 @@ def main(argv=None):
     rng = np.random.default_rng(args.seed)
     for temperature in (0.5, 1.0):
         print(f"\n--- sample, temperature {temperature} ---")
-        print(sample(model, vocab, "ROMEO:\n", args.sample_chars, temperature, rng))
+        print(rnn.generate_text(model, vocab, "ROMEO:\n", args.sample_chars, temperature=temperature, rng=rng))
     print()
     val = history["val loss"][-1]
     print(f"trained in {clock():.0f}s; first updates' loss {np.mean(first_losses[:3]):.3f}, "
@@ -208,7 +349,18 @@ def main(argv=None):
                          png, xlabel="epoch", ylabel="nats per character",
                          title=f"char-LSTM on tiny Shakespeare ({args.layers}x{args.hidden})")
     print(f"training curve written to {png}")
-    return save_metrics(args.out, {"val_loss": val, "val_bpc": val / LN2, "unigram_bpc": uni / LN2,
+    compared = {}
+    if args.compare_torch:
+        backend = mg.backends.get_backend()
+        threads = getattr(getattr(backend, "loops", None), "threads", None)  # numba's thread count
+        mine = {"framework": f"minigrad[{backend.name}]", "threads": threads() if threads else os.cpu_count() or 1,
+                "losses": run.batch_history["loss"], "seconds": update_clock.seconds,
+                "epoch_seconds": update_clock.epoch_seconds, "val_loss_per_epoch": history["val loss"],
+                "wall_seconds": wall_seconds}
+        compared["compare_torch"] = compare_with_torch(
+            args, initial_weights, {"x": x_stream, "y": y_stream, "val_x": val_stream[:-1], "val_y": val_stream[1:]},
+            len(vocab), total_updates, mine)
+    return save_metrics(args.out, {**compared, "val_loss": val, "val_bpc": val / LN2, "unigram_bpc": uni / LN2,
                                    "bigram_bpc": bi / LN2, "first_losses": first_losses,
                                    "train_loss_per_epoch": history["train loss"],
                                    "val_loss_per_epoch": history["val loss"]})

@@ -1,11 +1,21 @@
 """rnn.generate / generate_text / sample_logits: greedy is argmax, draws follow softmax(z / T)
-over the top k, runs are reproducible, and bad input is refused with a clear error."""
+over the top k, runs are reproducible, and bad input is refused with a clear error; and
+examples/text_generation.py --compare-torch trains the same model in PyTorch."""
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import minigrad as mg
 import rnn
 from minigrad import nn
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 class TableLM(nn.Module):
@@ -249,3 +259,39 @@ def test_nan_logits_are_an_error_not_a_draw():
         rnn.sample_logits(np.array([[-np.inf, -np.inf]]), 1.0, rng=0)
     # -inf marks an impossible id; it is never drawn
     assert set(rnn.sample_logits(np.tile([[0.0, -np.inf, 0.0]], (200, 1)), 1.0, rng=0).tolist()) == {0, 2}
+
+
+# ------------------------------------------- examples/text_generation.py --compare-torch
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="PyTorch is not installed")
+def test_text_generation_compare_torch_trains_the_same_model_in_both(tmp_path):
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MPLBACKEND="Agg")
+    done = subprocess.run([sys.executable, str(REPO / "examples" / "text_generation.py"), "--quick", "--epochs", "1",
+                           "--compare-torch", "--out", str(tmp_path)], capture_output=True, text=True, timeout=600,
+                          env=env, cwd=REPO)
+    assert done.returncode == 0, f"{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+    assert "minigrad's training time is" in done.stdout
+    m = json.loads((tmp_path / "metrics.json").read_text())["compare_torch"]
+    ours, theirs = m["minigrad"], m["torch"]
+    assert theirs["framework"].startswith("PyTorch") and ours["framework"].startswith("minigrad")
+    assert ours["updates"] == theirs["updates"] > 20
+    for r in (ours, theirs):
+        assert r["train_seconds"] > 0 and r["wall_seconds"] >= r["train_seconds"] and r["threads"] >= 1
+        assert 2.0 < r["val_loss"] < np.log(65)  # learned something: below the uniform guess over the characters
+    # same initial weights, data, updates, optimizer and schedule: the same model, up to float32 rounding
+    assert abs(ours["val_loss"] - theirs["val_loss"]) < 1e-3
+    assert (tmp_path / "compare_torch.png").stat().st_size > 0
+
+
+def test_compare_torch_without_torch_says_so_before_training(monkeypatch):
+    sys.path.insert(0, str(REPO / "examples"))
+    try:
+        import text_generation
+    finally:
+        sys.path.remove(str(REPO / "examples"))
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    with pytest.raises(SystemExit, match="PyTorch is not installed here"):
+        text_generation.main(["--quick", "--compare-torch", "--out", "unused"])
+    monkeypatch.undo()
+    with pytest.raises(SystemExit, match="needs a fresh run, not --resume"):
+        text_generation.main(["--quick", "--compare-torch", "--resume", "--out", "unused"])
