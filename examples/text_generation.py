@@ -42,14 +42,9 @@ import minigrad as mg
 import rnn
 from minigrad import nn, optim
 
-from _common import Stopwatch, data_path, device, parser, save_metrics, seed_everything
+from _common import Stopwatch, device, parser, save_metrics, seed_everything
 
 LN2 = math.log(2)
-
-
-def load_text():
-    with open(data_path("tinyshakespeare.txt"), encoding="utf-8") as f:
-        return f.read()
 
 
 class CharLM(nn.Module):
@@ -266,7 +261,7 @@ def main(argv=None):
     if args.compare_torch:
         check_compare_torch(args)
 
-    text = load_text()
+    text = rnn.datasets.load_shakespeare()  # one str, 1,115,394 characters
     if args.quick:
         text = text[:30_000]
     # The character set is the alphabet of the corpus: taken from all of it, so every
