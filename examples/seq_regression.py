@@ -15,8 +15,8 @@ the variance of y (1/12 = 0.083). A 2,652-parameter network can still push the
 *training* loss far below that by memorising 1,000 points; a fresh draw of the same
 random data (the held-out loss) shows what was really learned.
 
-Part 2, a real series: the monthly sunspot numbers 1749-1983 (examples/data/
-sunspots_monthly.csv, 2,820 months), 10 months -> the next month; 70% of the months
+Part 2, a real series: the monthly sunspot numbers 1749-1983
+(``rnn.datasets.load_sunspots()``, 2,820 months), 10 months -> the next month; 70% of the months
 train, the next 10% validate (early stopping), the last 20% test. The same model,
 against the last value ("next month = this month") and a linear autoregression on the
 same 10 months fitted by least squares (AR(10)).
@@ -27,7 +27,6 @@ Prints both parts' losses against their baselines; writes the training curves
 (random_targets.png, sunspots_training.png) and the test forecasts (sunspots_test.png).
 Takes about a minute on 2 CPU cores.
 """
-import csv
 import os
 
 import numpy as np
@@ -38,7 +37,7 @@ from rnn.keras.callbacks import EarlyStopping, ReduceLROnPlateau
 from rnn.keras.layers import SimpleRNN
 from rnn.keras.models import Sequential
 
-from _common import Stopwatch, data_path, parser, save_metrics, seed_everything
+from _common import Stopwatch, parser, save_metrics, seed_everything
 
 WINDOW = 10  # the tutorial's input_shape=(10, 1): ten steps of one feature
 
@@ -88,14 +87,6 @@ def random_targets(args):
 
 
 # -------------------------------------------------------------- part 2
-def load_sunspots():
-    """Monthly sunspot numbers (2820,) and their months (datetime64[M]), oldest first."""
-    with open(data_path("sunspots_monthly.csv")) as f:
-        rows = list(csv.DictReader(f))
-    return (np.array([float(r["sunspots"]) for r in rows]),
-            np.array([r["month"] for r in rows], dtype="datetime64[M]"))
-
-
 def autoregression(x_train, y_train, x):
     """AR(10): the least-squares linear prediction from the same 10 values (and a constant)."""
     design = lambda a: np.concatenate([a[:, :, 0], np.ones((len(a), 1))], axis=1)  # noqa: E731
@@ -104,7 +95,7 @@ def autoregression(x_train, y_train, x):
 
 
 def sunspots(args):
-    series, months = load_sunspots()
+    series, months = rnn.datasets.load_sunspots()  # (2820,) monthly means and their months, oldest first
     train, val, test = rnn.data.chronological_split(len(series), val_fraction=0.1, test_fraction=0.2)
     # SimpleRNN(1) ends in a tanh, so outputs lie in (-1, 1): divide by 1.25x the training
     # maximum, which leaves room for a cycle 25% stronger than any seen in training.
