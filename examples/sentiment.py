@@ -17,13 +17,15 @@ the backward one starts there, and padding changes neither the result nor any
 gradient. Batches group sentences of similar length (``rnn.data.bucket_batches``) so
 that little padding is computed at all.
 
-    python examples/sentiment.py [--epochs 8] [--cell gru] [--out results/sentiment]
+    python examples/sentiment.py [--epochs 8] [--cell gru] [--repeats 3] [--out results/sentiment]
 
 Prints loss and accuracy per epoch, then the test accuracy against two baselines:
 the majority class, and a bag-of-words logistic regression trained with minigrad
 (one weight per word and class: the strong classical baseline on this data set).
-Writes a training-curve PNG and the test set's confusion matrix. The default run
-takes under a minute on 2 CPU cores.
+Runs three times (``--repeats``: a new split and new weights each time) and says
+whether the RNN beats the bag of words by more than the run-to-run spread, or by how
+much it falls short. Writes a training-curve PNG and the test set's confusion matrix
+(of the first run). The default run takes about two minutes on 2 CPU cores.
 """
 import os
 
@@ -121,24 +123,12 @@ def train(model, data, epochs, lr, batch_size, weight_decay, name, history=None)
     return best
 
 
-def main(argv=None):
-    p = parser(__doc__, "sentiment", epochs=8)
-    p.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
-    p.add_argument("--embed", type=int, default=96)
-    p.add_argument("--hidden", type=int, default=96)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--maxlen", type=int, default=60, help="longer snippets keep their first maxlen tokens")
-    p.add_argument("--bow-epochs", type=int, default=8)
-    args = p.parse_args(argv)
-    if args.quick:
-        args.embed, args.hidden, args.bow_epochs, args.epochs = 16, 16, 2, min(args.epochs, 3)
-    seed_everything(args.seed)
-    dev = device(args.device)
-
+def run(args, seed, dev):
+    """One run: split the data with ``seed``, train both baselines and the RNN; returns the numbers."""
+    seed_everything(seed)
     sentences, labels = rnn.datasets.load_polarity()  # (10662,) each: 1 = positive (all first), 0 = negative
     tokens = [rnn.data.tokenize(s) for s in sentences]
-    order = np.random.default_rng(args.seed).permutation(len(tokens))  # the files are sorted by label
+    order = np.random.default_rng(seed).permutation(len(tokens))  # the files are sorted by label
     if args.quick:
         order = order[:1200]
     n_val = n_test = len(order) // 10
@@ -150,10 +140,9 @@ def main(argv=None):
     for part, idx in split.items():
         ids, lengths = rnn.data.pad_sequences([vocab.encode(tokens[i]) for i in idx], maxlen=args.maxlen)
         data[part] = (ids, lengths, labels[idx])  # ids (N, maxlen) with 0 = <pad>, lengths (N,)
-    print(f"{len(split['train'])} train / {len(split['val'])} validation / {len(split['test'])} test snippets; "
-          f"vocabulary {len(vocab)} words (min count 2); mean length {data['train'][1].mean():.1f} tokens")
+    print(f"seed {seed}: {len(split['train'])} train / {len(split['val'])} validation / {len(split['test'])} test "
+          f"snippets; vocabulary {len(vocab)} words (min count 2); mean length {data['train'][1].mean():.1f} tokens")
 
-    clock = Stopwatch()
     # Baseline 1: always answer the class that is most common in training.
     majority = int(np.bincount(data["train"][2]).argmax())
     majority_acc = float((data["test"][2] == majority).mean())
@@ -163,27 +152,73 @@ def main(argv=None):
     bow_acc = run_epoch(bow, *data["test"], 256)[1]
 
     model = RNNClassifier(len(vocab), args.embed, args.hidden, args.cell).to(dev)
-    print(model)
-    print(f"{model.num_parameters()} parameters")
+    if seed == args.seed:
+        print(model)
+        print(f"{model.num_parameters()} parameters")
     history = {}
     best_val = train(model, data, args.epochs, args.lr, args.batch_size, weight_decay=1e-2,
                      name=f"bi{args.cell.upper()}", history=history)
     test_loss, test_acc, test_pred = run_epoch(model, *data["test"], 256)
-    print(f"trained in {clock():.0f}s; best validation accuracy {best_val:.3f}")
-    print(f"RESULT sentiment: test accuracy {test_acc:.3f} (bi{args.cell.upper()}, {len(data['test'][2])} test "
-          f"snippets) vs majority-class baseline {majority_acc:.3f}, bag-of-words logistic regression {bow_acc:.3f}")
+    print(f"seed {seed}: test accuracy bi{args.cell.upper()} {test_acc:.3f}, bag of words {bow_acc:.3f}, majority "
+          f"class {majority_acc:.3f} (best validation accuracy {best_val:.3f})")
+    return dict(test_acc=test_acc, bow_acc=bow_acc, majority_acc=majority_acc, best_val=best_val, history=history,
+                test_labels=data["test"][2], test_pred=test_pred)
+
+
+def main(argv=None):
+    p = parser(__doc__, "sentiment", epochs=8)
+    p.add_argument("--cell", choices=["lstm", "gru"], default="lstm", help="the recurrent layer")
+    p.add_argument("--embed", type=int, default=96, help="word-embedding size")
+    p.add_argument("--hidden", type=int, default=96, help="hidden units per direction")
+    p.add_argument("--batch-size", type=int, default=32, help="snippets per training step")
+    p.add_argument("--lr", type=float, default=3e-3, help="Adam's learning rate")
+    p.add_argument("--maxlen", type=int, default=60, help="longer snippets keep their first maxlen tokens")
+    p.add_argument("--bow-epochs", type=int, default=8, help="epochs of the bag-of-words baseline")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="runs with seeds seed, seed+1, ...: each a new split and new weights, so the comparison "
+                        "with the bag of words is measured against the run-to-run spread")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.embed, args.hidden, args.bow_epochs, args.epochs, args.repeats = 16, 16, 2, min(args.epochs, 3), 1
+    dev = device(args.device)
+    clock = Stopwatch()
+    runs = [run(args, args.seed + r, dev) for r in range(args.repeats)]
+    first = runs[0]
+    acc = np.array([r["test_acc"] for r in runs])
+    bow = np.array([r["bow_acc"] for r in runs])
+    gain = acc - bow  # paired: both models on the same split
+    spread = float(gain.std(ddof=1)) if len(runs) > 1 else float("nan")
+    print(f"trained {len(runs)} run(s) in {clock():.0f}s")
+    name = f"bi{args.cell.upper()}"
+    if len(runs) > 1:
+        if gain.mean() > spread:
+            verdict = f"beats the bag of words by {gain.mean():+.3f}, more than the run-to-run spread ({spread:.3f})"
+        elif gain.mean() > 0:
+            verdict = (f"ahead of the bag of words by {gain.mean():+.3f}, which is within the run-to-run spread "
+                       f"({spread:.3f}): not a reliable win")
+        else:
+            verdict = (f"falls short of the bag of words by {-gain.mean():.3f} on average (run-to-run spread "
+                       f"{spread:.3f})")
+        print(f"over {len(runs)} seeds: {name} {acc.mean():.3f} ± {acc.std(ddof=1):.3f}, bag of words "
+              f"{bow.mean():.3f} ± {bow.std(ddof=1):.3f}; {name} {verdict}")
+    print(f"RESULT sentiment: test accuracy {acc.mean():.3f} ({name}, {len(first['test_labels'])} test snippets"
+          f"{f', mean of {len(runs)} seeds' if len(runs) > 1 else ''}) vs majority-class baseline "
+          f"{np.mean([r['majority_acc'] for r in runs]):.3f}, bag-of-words logistic regression {bow.mean():.3f}")
     png = os.path.join(args.out, "training_curve.png")
     # the marked epoch is the one whose weights are kept: the best validation accuracy
-    mg.plot.plot_history(history, png, ylabel="cross-entropy", best="val accuracy",
-                         title=f"sentence polarity, bi{args.cell.upper()} (test accuracy {test_acc:.3f})")
+    mg.plot.plot_history(first["history"], png, ylabel="cross-entropy", best="val accuracy",
+                         title=f"sentence polarity, {name}, seed {args.seed} (test accuracy {first['test_acc']:.3f})")
     print(f"training curve written to {png}")
     png = os.path.join(args.out, "confusion_matrix.png")
-    mg.plot.plot_confusion(data["test"][2], test_pred, png, labels=["negative", "positive"], normalize="true",
-                           title=f"bi{args.cell.upper()}, {len(test_pred)} test snippets")
+    mg.plot.plot_confusion(first["test_labels"], first["test_pred"], png, labels=["negative", "positive"],
+                           normalize="true", title=f"{name}, seed {args.seed}, {len(first['test_pred'])} test snippets")
     print(f"confusion matrix of the test set written to {png}")
-    return save_metrics(args.out, {"test_accuracy": test_acc, "majority_accuracy": majority_acc,
-                                   "bag_of_words_accuracy": bow_acc, "best_val_accuracy": best_val,
-                                   **{k.replace(" ", "_"): v for k, v in history.items()}})
+    return save_metrics(args.out, {"test_accuracy": float(acc.mean()), "test_accuracies": acc.tolist(),
+                                   "majority_accuracy": float(np.mean([r["majority_acc"] for r in runs])),
+                                   "bag_of_words_accuracy": float(bow.mean()), "bag_of_words_accuracies": bow.tolist(),
+                                   "gain_over_bag_of_words": float(gain.mean()), "gain_spread": spread,
+                                   "best_val_accuracy": first["best_val"],
+                                   **{k.replace(" ", "_"): v for k, v in first["history"].items()}})
 
 
 if __name__ == "__main__":
