@@ -157,26 +157,25 @@ def train_numpy(args):
 class CellModel(nn.Module):
     """The same model from ``rnn.RNNCell``, one call per step; x (T, B, I) -> y (T, B, O)."""
 
+    recurrent = rnn.RNNCell
+
     def __init__(self, input_size, hidden_size, output_size):
         super().__init__()
-        self.cell = rnn.RNNCell(input_size, hidden_size)
+        self.rnn = self.recurrent(input_size, hidden_size)
         self.out = nn.Linear(hidden_size, output_size)
 
     def forward(self, x):
         h, ys = None, []
         for t in range(x.shape[0]):
-            h = self.cell(x[t], h)
+            h = self.rnn(x[t], h)
             ys.append(self.out(h))
         return mg.stack(ys)
 
 
-class FusedModel(nn.Module):
+class FusedModel(CellModel):
     """The same model from ``rnn.RNN``: the whole recurrence in one fused kernel call."""
 
-    def __init__(self, input_size, hidden_size, output_size):
-        super().__init__()
-        self.rnn = rnn.RNN(input_size, hidden_size)
-        self.out = nn.Linear(hidden_size, output_size)
+    recurrent = rnn.RNN
 
     def forward(self, x):
         hs, _ = self.rnn(x)  # (T, B, H)
@@ -188,9 +187,9 @@ def from_numpy(cls, np_model, dtype=mg.float64):
     cell has two (b_ih + b_hh): b_ih = b_h, b_hh = 0, and both get b_h's gradient."""
     H, I = np_model.Wxh.shape
     model = cls(I, H, np_model.Why.shape[0]).to(dtype=dtype)
-    prefix, suffix = ("cell.", "") if cls is CellModel else ("rnn.", "_l0")
-    weights = {f"{prefix}weight_ih{suffix}": np_model.Wxh, f"{prefix}weight_hh{suffix}": np_model.Whh,
-               f"{prefix}bias_ih{suffix}": np_model.bh[:, 0], f"{prefix}bias_hh{suffix}": np.zeros(H),
+    suffix = "_l0" if cls is FusedModel else ""  # a layer's parameters are per layer: weight_ih_l0, ...
+    weights = {f"rnn.weight_ih{suffix}": np_model.Wxh, f"rnn.weight_hh{suffix}": np_model.Whh,
+               f"rnn.bias_ih{suffix}": np_model.bh[:, 0], f"rnn.bias_hh{suffix}": np.zeros(H),
                "out.weight": np_model.Why, "out.bias": np_model.by[:, 0]}
     model.load_state_dict({k: np.asarray(v, dtype=np.dtype(dtype)) for k, v in weights.items()})
     return model

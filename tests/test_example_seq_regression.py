@@ -1,23 +1,13 @@
 """examples/seq_regression.py: the tutorial's stacked SimpleRNN on random targets (nothing to
 learn beyond the mean) and on the monthly sunspots (against last value and AR(10))."""
-import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from tests.test_examples import run_example  # runs examples/<name>.py --quick, returns metrics.json
+
 REPO = Path(__file__).resolve().parent.parent
-ENV = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MPLBACKEND="Agg")
-
-
-def run_example(name, out, *args):
-    """Run examples/<name>.py --quick --out <out> [args]; return (metrics.json as a dict, stdout)."""
-    done = subprocess.run([sys.executable, str(REPO / "examples" / f"{name}.py"), "--quick", "--out", str(out),
-                           *args], capture_output=True, text=True, timeout=300, env=ENV, cwd=REPO)
-    assert done.returncode == 0, f"{name} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
-    return json.loads((out / "metrics.json").read_text()), done.stdout
 
 
 def test_seq_regression_random_targets_and_sunspots(tmp_path):

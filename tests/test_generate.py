@@ -2,9 +2,6 @@
 over the top k, runs are reproducible, and bad input is refused with a clear error; and
 examples/text_generation.py --compare-torch trains the same model in PyTorch."""
 import importlib.util
-import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,6 +11,7 @@ import pytest
 import minigrad as mg
 import rnn
 from minigrad import nn
+from tests.test_examples import run_example  # runs examples/<name>.py --quick, returns metrics.json
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -264,13 +262,9 @@ def test_nan_logits_are_an_error_not_a_draw():
 # ------------------------------------------- examples/text_generation.py --compare-torch
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="PyTorch is not installed")
 def test_text_generation_compare_torch_trains_the_same_model_in_both(tmp_path):
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MPLBACKEND="Agg")
-    done = subprocess.run([sys.executable, str(REPO / "examples" / "text_generation.py"), "--quick", "--epochs", "1",
-                           "--compare-torch", "--out", str(tmp_path)], capture_output=True, text=True, timeout=600,
-                          env=env, cwd=REPO)
-    assert done.returncode == 0, f"{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
-    assert "minigrad's training time is" in done.stdout
-    m = json.loads((tmp_path / "metrics.json").read_text())["compare_torch"]
+    metrics, out = run_example("text_generation", tmp_path, "--epochs", "1", "--compare-torch")
+    assert "minigrad's training time is" in out
+    m = metrics["compare_torch"]
     ours, theirs = m["minigrad"], m["torch"]
     assert theirs["framework"].startswith("PyTorch") and ours["framework"].startswith("minigrad")
     assert ours["updates"] == theirs["updates"] > 20
