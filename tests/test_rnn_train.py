@@ -248,6 +248,10 @@ def test_post_padded_batches_without_lengths_are_flagged():
     with pytest.warns(UserWarning, match="Pass lengths="):
         rnn.train.fit(model, x, np.zeros((10, 1), np.float32), epochs=1, verbose=0)
     lengths = np.array([4] * 4 + [6] * 6)
+    bits = np.random.default_rng(2).integers(0, 2, (40, 6, 1)).astype(np.float32)  # zeros that are data
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         rnn.train.fit(model, x, np.zeros((10, 1), np.float32), epochs=1, verbose=0, lengths=lengths)
+        model = nn.Sequential(rnn.GRU(1, 3, batch_first=True, return_sequences=False), nn.Linear(3, 1))
+        assert 0.3 < (bits[:, -1, 0] == 0).mean() < 0.7  # half end with a zero step, as padding would
+        rnn.train.fit(model, bits, np.zeros((40, 1), np.float32), epochs=1, verbose=0)
