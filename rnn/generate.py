@@ -75,8 +75,8 @@ def generate(model, prompt_ids, n, *, temperature=1.0, top_k=None, state=None, r
         None for minigrad's generator (``mg.manual_seed`` fixes it).
     state: the model's state to start from (None: zeros), e.g. from an earlier call.
     return_state: also return the state after reading the prompt and every new id but
-        the last; ``generate(model, ids[-1:], m, state=that_state)`` continues the text
-        exactly where this call stopped.
+        the last (n = 0: after the prompt); ``generate(model, ids[-1:], m, state=that_state)``
+        continues the text exactly where this call stopped.
     """
     temperature, top_k = _check_options("generate", temperature, top_k)
     if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 0:
