@@ -39,7 +39,9 @@ What is measured, for each setting, with the same GRU (hidden 32), data, optimiz
   peak RSS would be a poor measure here: it only ever grows, so the settings would have to
   run in separate processes, and minigrad asks glibc to keep up to 64 MiB of freed memory
   (``minigrad/memory.py``), which hides differences of that size. Tracing slows every
-  allocation, so this epoch runs on its own and is not timed;
+  allocation, so this epoch runs on its own and is not timed. With ``--device cuda``
+  the activations live on the GPU, where tracemalloc does not look: the column then
+  shows host memory only;
 * wall time per epoch and updates per epoch (ceil(T / k1));
 * the test MSE at the answer steps of a separate stream, after every epoch (run from a
   zero state with no truncation: the model's state may carry the value as far as it can).
@@ -192,7 +194,6 @@ def draw(results, memory, path, delay):
     right.set_xlabel("peak memory of a training epoch (MiB, tracemalloc)")
     right.grid(alpha=0.3, axis="x")
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path)
     return path
 
@@ -212,7 +213,10 @@ def main(argv=None):
         args.settings = ["full", "12,12", "3,12", "2,2"]
     settings = [parse_setting(s, args.steps) for s in args.settings]
     seed_everything(args.seed)
+    os.makedirs(args.out, exist_ok=True)  # the PNGs go there
     dev = device(args.device)
+    if dev != "cpu":
+        print("note: tracemalloc sees host memory only; the peak memory below leaves out the GPU's arrays")
     rng = np.random.default_rng(args.seed)
     train = adding_stream(args.steps, args.batch, args.delay, rng)
     test = adding_stream(args.steps, args.batch, args.delay, rng)

@@ -153,7 +153,6 @@ def draw_curves(runs, task, lengths, baseline, ylabel, path):
         ax.set_title(f"T = {steps}")
     fig.suptitle(f"{task}: validation loss per epoch")
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path)
     return path
 
@@ -183,6 +182,7 @@ def main(argv=None):
     if args.probe_length not in args.lengths:
         args.probe_length = max(args.lengths)
     seed_everything(args.seed)
+    os.makedirs(args.out, exist_ok=True)  # the PNGs go there
     dev = device(args.device)
     tasks = ("adding", "copy") if args.task == "both" else (args.task,)
     n_val, n_test = 1000, 2000

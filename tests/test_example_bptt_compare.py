@@ -5,7 +5,6 @@ trade-off: the updates each setting makes, the memory it keeps, and that a trunc
 shorter than the dependency cannot learn it while a longer one can.
 """
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +14,9 @@ from tests.test_examples import run_example  # runs examples/<name>.py --quick, 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def test_adding_stream_data():
-    sys.path.insert(0, str(REPO / "examples"))
-    try:
-        from bptt_compare import adding_stream
-    finally:
-        sys.path.remove(str(REPO / "examples"))
+def test_adding_stream_data(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "examples"))
+    from bptt_compare import adding_stream
     x, y = adding_stream(3000, 4, 7, np.random.default_rng(0))
     assert x.shape == (3000, 4, 3) and y.shape == (3000, 4, 2)
     for b in range(4):

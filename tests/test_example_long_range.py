@@ -5,7 +5,6 @@ the data and baselines are right, every loss is finite and falls, the gradient p
 the pictures are written. The generators are checked on large samples directly.
 """
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,18 +14,10 @@ from tests.test_examples import run_example  # runs examples/<name>.py --quick, 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _example():
-    sys.path.insert(0, str(REPO / "examples"))
-    try:
-        import long_range
-    finally:
-        sys.path.remove(str(REPO / "examples"))
-    return long_range
-
-
-def test_adding_problem_data_and_baseline():
-    lr = _example()
-    x, y = lr.adding_problem(20_000, 30, np.random.default_rng(0))
+def test_adding_problem_data_and_baseline(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "examples"))
+    from long_range import adding_problem
+    x, y = adding_problem(20_000, 30, np.random.default_rng(0))
     assert x.shape == (20_000, 30, 2) and y.shape == (20_000, 1)
     markers = x[:, :, 1]
     assert set(np.unique(markers)) == {0.0, 1.0} and (markers.sum(axis=1) == 2).all()
@@ -37,9 +28,10 @@ def test_adding_problem_data_and_baseline():
     assert abs(np.mean((y - 1.0) ** 2) - 1 / 6) < 0.005
 
 
-def test_copy_task_data():
-    lr = _example()
-    x, y = lr.copy_task(5_000, 12, np.random.default_rng(0), symbols=8, length=5)
+def test_copy_task_data(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO / "examples"))
+    from long_range import copy_task
+    x, y = copy_task(5_000, 12, np.random.default_rng(0), symbols=8, length=5)
     assert x.shape == (5_000, 5 + 12 + 5, 10) and y.shape == (5_000, 5)
     assert (x.sum(axis=2) == 1).all()  # one-hot at every step
     np.testing.assert_array_equal(x[:, :5, :8].argmax(axis=2), y)  # the symbols come first
