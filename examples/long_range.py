@@ -108,7 +108,7 @@ class Reader(nn.Module):
 
 
 # ------------------------------------------------------------------ training
-def train_one(task, cell, steps, data, args, dev, callbacks=()):
+def train_one(task, cell, data, args, dev, callbacks=()):
     """Train a fresh model on one task and length; returns (model, History, test numbers, seconds)."""
     (x, y), val, (x_test, y_test) = data
     mg.manual_seed(args.seed)  # the same initial weights for a cell at every length
@@ -207,7 +207,7 @@ def main(argv=None):
                     init = Reader(cell, 2, args.hidden, 1, forget_bias=args.forget_bias)
                     start = gradient_profile(init, *probe)
                     callbacks = (rnn.callbacks.GradNormLogger(),)
-                model, history, test, seconds = train_one(task, cell, steps, data, args, dev, callbacks)
+                model, history, test, seconds = train_one(task, cell, data, args, dev, callbacks)
                 if probe is not None:
                     profiles[cell] = np.stack([start, gradient_profile(model.to("cpu"), *probe)])
                     layer_norms[cell] = callbacks[0].norms["rnn.l0"]
