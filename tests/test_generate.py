@@ -270,6 +270,7 @@ def test_text_generation_compare_torch_trains_the_same_model_in_both(tmp_path):
     assert ours["updates"] == theirs["updates"] > 20
     for r in (ours, theirs):
         assert r["train_seconds"] > 0 and r["wall_seconds"] >= r["train_seconds"] and r["threads"] >= 1
+        assert 0 < r["median_update_s"] < r["train_seconds"]
         assert 2.0 < r["val_loss"] < np.log(65)  # learned something: below the uniform guess over the characters
     # same initial weights, data, updates, optimizer and schedule: the same model, up to float32 rounding
     assert abs(ours["val_loss"] - theirs["val_loss"]) < 1e-3
