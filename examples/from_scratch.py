@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 
 import numpy as np
 
@@ -281,12 +282,7 @@ def numpy_step(hidden, steps, seed=0):
 def median_time(fn, repeats):
     """Median seconds of ``repeats`` calls of fn (after one call that is not counted)."""
     fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+    return float(np.median(timeit.repeat(fn, number=1, repeat=repeats)))
 
 
 def first_call(backend, hidden, steps):
