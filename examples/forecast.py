@@ -205,13 +205,13 @@ def plot_co2_forecasts(r, path, window, horizon):
 
 def main(argv=None):
     p = parser(__doc__, "forecast", epochs=40)
-    p.add_argument("--series", choices=["both", "stock", "co2"], default="both")
-    p.add_argument("--hidden", type=int, default=32)
-    p.add_argument("--lr", type=float, default=5e-3)
+    p.add_argument("--series", choices=["both", "stock", "co2"], default="both", help="which series to forecast")
+    p.add_argument("--hidden", type=int, default=32, help="hidden units of each LSTM layer")
+    p.add_argument("--lr", type=float, default=5e-3, help="Adam's learning rate")
     p.add_argument("--patience", type=int, default=10, help="early stopping on the validation loss")
-    p.add_argument("--window-stock", type=int, default=30)
-    p.add_argument("--window-co2", type=int, default=104)
-    p.add_argument("--horizon-co2", type=int, default=26)
+    p.add_argument("--window-stock", type=int, default=30, help="trading days the model reads per forecast")
+    p.add_argument("--window-co2", type=int, default=104, help="weeks the model reads per forecast")
+    p.add_argument("--horizon-co2", type=int, default=26, help="weeks ahead the CO2 forecast reaches")
     args = p.parse_args(argv)
     if args.quick:
         args.epochs, args.hidden, args.window_co2 = min(args.epochs, 2), 8, 60

@@ -236,17 +236,17 @@ def check_compare_torch(args):
 
 def main(argv=None):
     p = parser(__doc__, "text_generation", epochs=6)
-    p.add_argument("--hidden", type=int, default=128)
-    p.add_argument("--embed", type=int, default=32)
-    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--hidden", type=int, default=128, help="LSTM hidden units per layer")
+    p.add_argument("--embed", type=int, default=32, help="character-embedding size")
+    p.add_argument("--layers", type=int, default=2, help="stacked LSTM layers")
     p.add_argument("--batch-size", type=int, default=64, help="parallel streams")
     p.add_argument("--bptt", type=int, default=64, help="characters per update (TBPTT k1)")
     p.add_argument("--k2", type=int, default=None,
                    help="steps the gradient flows back (TBPTT k2 >= k1; default k1). k2 > k1 gives every "
                         "loss at least k2 - k1 steps of history, at the cost of recomputing them")
-    p.add_argument("--lr", type=float, default=4e-3)
+    p.add_argument("--lr", type=float, default=4e-3, help="Adam's learning rate at the start (cosine decay to 5%%)")
     p.add_argument("--clip", type=float, default=1.0, help="max global gradient norm")
-    p.add_argument("--sample-chars", type=int, default=300)
+    p.add_argument("--sample-chars", type=int, default=300, help="characters sampled after training")
     p.add_argument("--checkpoint-every", type=int, default=200,
                    help="updates between checkpoints of the whole training state (also after every epoch)")
     p.add_argument("--resume", action="store_true",

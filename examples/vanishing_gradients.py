@@ -95,10 +95,10 @@ def train_briefly(model, stream, epochs, bptt, name, clock):
 def main(argv=None):
     p = parser(__doc__, "vanishing_gradients", epochs=4)
     p.add_argument("--steps", type=int, default=200, help="sequence length T")
-    p.add_argument("--hidden", type=int, default=64)
-    p.add_argument("--embed", type=int, default=16)
-    p.add_argument("--train-chars", type=int, default=40_000)
-    p.add_argument("--bptt", type=int, default=50)
+    p.add_argument("--hidden", type=int, default=64, help="hidden units of each recurrent layer")
+    p.add_argument("--embed", type=int, default=16, help="character-embedding size")
+    p.add_argument("--train-chars", type=int, default=40_000, help="characters of Shakespeare to train on")
+    p.add_argument("--bptt", type=int, default=50, help="characters per TBPTT update")
     args = p.parse_args(argv)
     if args.quick:
         args.steps, args.train_chars, args.epochs = 120, 8_000, 1
