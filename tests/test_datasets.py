@@ -318,58 +318,41 @@ def check_error(error, path, line, problem):
     assert str(error.value).startswith("rnn.datasets.") and f"{path}, line {line}: " in str(error.value)
 
 
-def test_empty_file(tmp_path):
-    path = bad_file(tmp_path, "co2.csv", "")
+def refused(tmp_path, name, content, loader, line, problem):
+    """``loader(path=...)`` on a file holding ``content`` raises DataFormatError naming the line and problem."""
+    path = bad_file(tmp_path, name, content)
     with pytest.raises(D.DataFormatError) as e:
-        D.load_co2(path=path)
-    check_error(e, path, 1, "the file is empty")
+        loader(path=path)
+    check_error(e, path, line, problem)
 
 
-def test_wrong_columns(tmp_path):
-    path = bad_file(tmp_path, "co2.csv", "date,ppm\n1958-03-29,316.1\n")
-    with pytest.raises(D.DataFormatError) as e:
-        D.load_co2(path=path)
-    check_error(e, path, 1, "the header is 'date,ppm'; expected 'date,co2'")
-    path = bad_file(tmp_path, "stocks.csv", '"MSFT","IBM","Day"\n1,2,"2007-01-03"\n')
-    with pytest.raises(D.DataFormatError) as e:
-        D.load_stocks(path=path)
-    check_error(e, path, 1, "expected a Date column")
-
-
-def test_non_numeric_value(tmp_path):
-    path = bad_file(tmp_path, "sunspots.csv", "month,sunspots\n1749-01,58.0\n1749-02,62,6\n")
-    with pytest.raises(D.DataFormatError) as e:  # a decimal comma: one field too many
-        D.load_sunspots(path=path)
-    check_error(e, path, 3, "3 fields; expected 2 (month,sunspots)")
-    path = bad_file(tmp_path, "sunspots2.csv", "month,sunspots\n1749-01,58.0\n1749-02,n/a\n")
-    with pytest.raises(D.DataFormatError) as e:
-        D.load_sunspots(path=path)
-    check_error(e, path, 3, "column 'sunspots': 'n/a' is not a number")
-    path = bad_file(tmp_path, "sunspots3.csv", "month,sunspots\n1749-01,nan\n")
-    with pytest.raises(D.DataFormatError) as e:
-        D.load_sunspots(path=path)
-    check_error(e, path, 2, "'nan' is not a finite number")
-    path = bad_file(tmp_path, "sunspots4.csv", "month,sunspots\n1749-01,58.0\n1749-02,\n")
-    with pytest.raises(D.DataFormatError) as e:
-        D.load_sunspots(path=path)
-    check_error(e, path, 3, "column 'sunspots' is empty (this file has no missing values)")
+@pytest.mark.parametrize("name, content, loader, line, problem", [
+    ("co2.csv", "", D.load_co2, 1, "the file is empty"),
+    ("co2.csv", "date,ppm\n1958-03-29,316.1\n", D.load_co2, 1, "the header is 'date,ppm'; expected 'date,co2'"),
+    ("stocks.csv", '"MSFT","IBM","Day"\n1,2,"2007-01-03"\n', D.load_stocks, 1, "expected a Date column"),
+    # a decimal comma: one field too many
+    ("sunspots.csv", "month,sunspots\n1749-01,58.0\n1749-02,62,6\n", D.load_sunspots, 3,
+     "3 fields; expected 2 (month,sunspots)"),
+    ("sunspots.csv", "month,sunspots\n1749-01,58.0\n1749-02,n/a\n", D.load_sunspots, 3,
+     "column 'sunspots': 'n/a' is not a number"),
+    ("sunspots.csv", "month,sunspots\n1749-01,nan\n", D.load_sunspots, 2, "'nan' is not a finite number"),
+    ("sunspots.csv", "month,sunspots\n1749-01,58.0\n1749-02,\n", D.load_sunspots, 3,
+     "column 'sunspots' is empty (this file has no missing values)"),
+], ids=["empty", "wrong-header", "no-date-column", "decimal-comma", "not-a-number", "nan", "empty-value"])
+def test_malformed_files_name_the_line_and_the_problem(tmp_path, name, content, loader, line, problem):
+    refused(tmp_path, name, content, loader, line, problem)
 
 
 def test_wrong_number_of_fields(tmp_path):
     lines = (EXAMPLES_DATA / "stockdata.csv").read_bytes().decode().split("\r\n")
     lines[6] = lines[6].replace('"2007-01-10"', '"2007-01-10",1.0')
-    path = bad_file(tmp_path, "stockdata.csv", "\r\n".join(lines))
-    with pytest.raises(D.DataFormatError) as e:
-        D.load_stocks(path=path)
-    check_error(e, path, 7, "7 fields; expected 6 (MSFT,IBM,SBUX,AAPL,GSPC,Date)")
+    refused(tmp_path, "stockdata.csv", "\r\n".join(lines), D.load_stocks, 7,
+            "7 fields; expected 6 (MSFT,IBM,SBUX,AAPL,GSPC,Date)")
 
 
 def test_wrong_encoding(tmp_path):
     text = "month,passengers\n1949-01,112\n1949-02,118\n".encode() + "1949-03,13\u00b2\n".encode("cp1252")
-    path = bad_file(tmp_path, "airline.csv", text)
-    with pytest.raises(D.DataFormatError) as e:
-        D.load_airline_passengers(path=path)
-    check_error(e, path, 4, "byte 0xb2 is not valid utf-8")
+    refused(tmp_path, "airline.csv", text, D.load_airline_passengers, 4, "byte 0xb2 is not valid utf-8")
     # The Cornell original of the polarity data is Windows-1252: the error says how to convert it.
     (tmp_path / "rt").mkdir()
     bad_file(tmp_path, "rt/rt-polarity.pos", "a good film .\nsimply a delight .\n")
@@ -380,26 +363,19 @@ def test_wrong_encoding(tmp_path):
 
 
 def test_bad_dates(tmp_path):
-    path = bad_file(tmp_path, "co2.csv", "date,co2\n1958-03-29,316.1\n1958-13-05,317.3\n")
-    with pytest.raises(D.DataFormatError) as e:
-        D.load_co2(path=path)
-    check_error(e, path, 3, "'1958-13-05' is not a date YYYY-MM-DD")
-    path = bad_file(tmp_path, "co2b.csv", "date,co2\n1958-04-05,317.3\n1958-03-29,316.1\n")
-    with pytest.raises(D.DataFormatError) as e:  # newest first, as some price exports are
-        D.load_co2(path=path)
-    check_error(e, path, 3, "1958-03-29 does not come after the previous row's 1958-04-05")
+    refused(tmp_path, "co2.csv", "date,co2\n1958-03-29,316.1\n1958-13-05,317.3\n", D.load_co2, 3,
+            "'1958-13-05' is not a date YYYY-MM-DD")
+    # newest first, as some price exports are
+    refused(tmp_path, "co2b.csv", "date,co2\n1958-04-05,317.3\n1958-03-29,316.1\n", D.load_co2, 3,
+            "1958-03-29 does not come after the previous row's 1958-04-05")
 
 
 def test_bad_category_and_no_rows(tmp_path):
-    path = bad_file(tmp_path, "w.csv", "date,precipitation,temp_max,temp_min,wind,weather\n"
-                                       "2012-01-01,0.0,12.8,5.0,4.7,drizzle\n2012-01-02,10.9,10.6,2.8,4.5,hail\n")
-    with pytest.raises(D.DataFormatError) as e:
-        D.load_seattle_weather(path=path)
-    check_error(e, path, 3, "'hail' is not one of drizzle, fog, rain, snow, sun")
-    path = bad_file(tmp_path, "only_header.csv", "month,passengers\n")
-    with pytest.raises(D.DataFormatError) as e:
-        D.load_airline_passengers(path=path)
-    check_error(e, path, 2, "no data rows after the header")
+    refused(tmp_path, "w.csv", "date,precipitation,temp_max,temp_min,wind,weather\n"
+            "2012-01-01,0.0,12.8,5.0,4.7,drizzle\n2012-01-02,10.9,10.6,2.8,4.5,hail\n", D.load_seattle_weather, 3,
+            "'hail' is not one of drizzle, fog, rain, snow, sun")
+    refused(tmp_path, "only_header.csv", "month,passengers\n", D.load_airline_passengers, 2,
+            "no data rows after the header")
 
 
 def test_malformed_sentences(tmp_path):
@@ -408,10 +384,8 @@ def test_malformed_sentences(tmp_path):
                                    (good + "Hated it.\tnegative\n", 2, "the label is 'negative'; expected 0 or 1"),
                                    (good + "\n" + good, 2, "an empty line"),
                                    (good + "  \t0\n", 2, "an empty sentence")]:
-        path = bad_file(tmp_path, "imdb_labelled.txt", content)
-        with pytest.raises(D.DataFormatError) as e:
-            D.load_labelled_sentences("imdb", path=path)
-        check_error(e, path, line, problem)
+        refused(tmp_path, "imdb_labelled.txt", content, lambda path: D.load_labelled_sentences("imdb", path=path),
+                line, problem)
     (tmp_path / "rt").mkdir()
     pos = bad_file(tmp_path, "rt/rt-polarity.pos", "a good film .\n\nsimply a delight .\n")
     bad_file(tmp_path, "rt/rt-polarity.neg", "dull .\n")
