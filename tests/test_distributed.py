@@ -1,0 +1,211 @@
+"""minigrad.distributed: data-parallel training over MPI.
+
+The sampler and the bucket planner are plain Python and always run. The rest needs
+mpi4py: in this process it is a world of one rank; ``test_two_ranks_train_like_one_process``
+starts ``mpiexec -n 2`` on tests/distributed_equivalence.py and compares its result with
+one process training at the whole batch.
+"""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+import minigrad.distributed as dist
+from minigrad import nn
+from minigrad.distributed import DistributedSampler, plan_buckets, world
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+sys.path.insert(0, str(TESTS))
+import distributed_equivalence as eq  # noqa: E402
+
+ENV = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MPLBACKEND="Agg",
+           PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+
+
+@pytest.fixture(autouse=True)
+def numpy_backend():
+    """The equivalence script trains on the numpy backend; the comparisons here do too."""
+    with mg.backend("numpy"):
+        yield
+
+
+def needs_mpi4py():
+    pytest.importorskip("mpi4py", reason="mpi4py is not installed (pip install mpi4py mpich)")
+
+
+def mpiexec():
+    """The mpiexec next to this Python (pip's mpich puts it there), else the one on PATH."""
+    local = Path(sys.executable).parent / "mpiexec"
+    return str(local) if local.exists() else shutil.which("mpiexec")
+
+
+# ------------------------------------------------------------------ sampler
+def shards(n, world_size, **kw):
+    return [DistributedSampler(n, rank=r, world_size=world_size, **kw).indices() for r in range(world_size)]
+
+
+def test_sampler_shards_are_disjoint_cover_the_permutation_and_change_with_the_epoch():
+    parts = shards(12, 3, seed=5)
+    assert [len(p) for p in parts] == [4, 4, 4]
+    assert sorted(np.concatenate(parts).tolist()) == list(range(12))  # disjoint and complete
+    assert not np.array_equal(np.concatenate(parts), np.arange(12))  # shuffled
+    assert all(np.array_equal(a, b) for a, b in zip(parts, shards(12, 3, seed=5)))  # same (seed, epoch), same shards
+
+    sampler = DistributedSampler(12, seed=5, rank=0, world_size=3)
+    sampler.set_epoch(1)
+    assert not np.array_equal(sampler.indices(), parts[0])
+    assert list(sampler) == sampler.indices().tolist() and len(sampler) == 4
+    assert not np.array_equal(shards(12, 3, seed=6)[0], parts[0])
+
+
+def test_sampler_pads_or_drops_so_every_rank_gets_the_same_count():
+    parts = shards(10, 3)
+    assert [len(p) for p in parts] == [4, 4, 4]
+    flat = np.concatenate(parts)
+    assert set(flat.tolist()) == set(range(10)) and len(flat) == 12  # two indices repeated
+    parts = shards(10, 3, drop_last=True)
+    assert [len(p) for p in parts] == [3, 3, 3] and len(set(np.concatenate(parts).tolist())) == 9
+    assert [p.tolist() for p in shards(0, 2)] == [[], []]
+
+
+def test_sampler_without_shuffle_matches_pytorch_index_for_index():
+    torch_data = pytest.importorskip("torch.utils.data")
+    for n, R, drop in ((10, 3, False), (10, 3, True), (2, 3, False), (8, 2, False)):
+        ours = shards(n, R, shuffle=False, drop_last=drop)
+        theirs = [list(torch_data.DistributedSampler(range(n), num_replicas=R, rank=r, shuffle=False,
+                                                     drop_last=drop)) for r in range(R)]
+        assert [p.tolist() for p in ours] == theirs, (n, R, drop)
+
+
+@pytest.mark.parametrize("kw, match", [(dict(n=-1, rank=0, world_size=1), "n must be"),
+                                       (dict(n=4, rank=2, world_size=2), "rank must be in"),
+                                       (dict(n=4, rank=0, world_size=0), "world_size must be"),
+                                       (dict(n=4, rank=0), "both rank and world_size")])
+def test_sampler_rejects_bad_arguments(kw, match):
+    with pytest.raises(ValueError, match=match):
+        DistributedSampler(**kw)
+
+
+# ------------------------------------------------------------------ buckets
+def test_buckets_respect_the_cap_and_keep_one_dtype_each():
+    a = nn.Linear(256, 256)          # weight 256 KiB in float32, bias 1 KiB
+    b = nn.Linear(256, 4).double()   # weight 8 KiB in float64
+    params = [*a.parameters(), *b.parameters()]
+    buckets = plan_buckets(params, bucket_mb=0.3)
+    assert [[id(p) for p in bk.params] for bk in buckets] == [[id(b.bias), id(b.weight)], [id(a.bias), id(a.weight)]]
+    assert [str(bk.dtype) for bk in buckets] == ["float64", "float32"]
+    assert len(plan_buckets(params, bucket_mb=0.2)) == 3  # a.weight alone exceeds the rest of a bucket
+    assert len(plan_buckets(params, bucket_mb=0)) == 4
+    assert buckets[1].offsets == [0, 256] and buckets[1].size == 256 + 256 * 256
+    with pytest.raises(ValueError, match="bucket_mb must be"):
+        plan_buckets(params, -1)
+
+
+def test_pack_and_unpack_round_trip_and_fill_missing_gradients_with_zeros():
+    model = nn.Linear(3, 2)
+    model.weight.grad = mg.tensor(np.arange(6.0).reshape(2, 3))
+    (bucket,) = plan_buckets(list(model.parameters()), 1)
+    buf = bucket.pack()
+    np.testing.assert_array_equal(buf, [0, 0, 0, 1, 2, 3, 4, 5])  # bias (no grad: zeros), then weight
+    bucket.unpack(buf * 2)
+    np.testing.assert_array_equal(model.weight.grad.numpy(), 2 * np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(model.bias.grad.numpy(), [0, 0])
+    assert model.weight.grad.data.base is None  # each .grad owns its array
+
+
+# ------------------------------------------------------ without mpi4py installed
+def test_init_without_mpi4py_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "mpi4py", None)  # makes `import mpi4py` raise ImportError
+    monkeypatch.setattr(world, "_comm", None)
+    with pytest.raises(ImportError, match=r"pip install mpi4py mpich.*OpenMPI.*pip install mpi4py"):
+        dist.init()
+    with pytest.raises(ImportError, match="pip install mpi4py mpich"):
+        dist.DataParallel(nn.Linear(2, 1))
+
+
+# ------------------------------------------------------- one process, no mpiexec
+def test_a_single_process_is_a_world_of_one():
+    needs_mpi4py()
+    assert dist.init() == (0, 1) and dist.init() == (0, 1)
+    assert dist.rank() == 0 and dist.world_size() == 1 and dist.is_main()
+    dist.barrier()
+    x, y = eq.make_data()
+    plain = eq.train(eq.make_model(eq.SEED), x, y)
+    model = dist.DataParallel(eq.make_model(eq.SEED))
+    wrapped = eq.train(model, x, y, model.sync_gradients)
+    for a, b in zip(plain, wrapped):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_wrapper_exposes_the_inner_module():
+    needs_mpi4py()
+    inner = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+    model = dist.DataParallel(inner)
+    assert list(model.state_dict()) == list(inner.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert [id(p) for p in model.parameters()] == [id(p) for p in inner.parameters()]
+    bare = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+    bare.load_state_dict(model.state_dict())
+    x = mg.randn(5, 3)
+    np.testing.assert_array_equal(bare(x).numpy(), model(x).numpy())
+    with pytest.raises(TypeError, match="DataParallel: module must be an nn.Module"):
+        dist.DataParallel(lambda x: x)
+
+
+def test_parameters_without_a_gradient_get_zeros():
+    needs_mpi4py()
+    inner = nn.ModuleDict({"used": nn.Linear(3, 1), "unused": nn.Linear(3, 1)})
+    model = dist.DataParallel(inner)
+    inner["used"](mg.randn(4, 3)).sum().backward()
+    before = inner["used"].weight.grad.numpy().copy()
+    model.sync_gradients()
+    np.testing.assert_array_equal(inner["used"].weight.grad.numpy(), before)
+    np.testing.assert_array_equal(inner["unused"].weight.grad.numpy(), np.zeros((1, 3)))
+    np.testing.assert_array_equal(inner["unused"].bias.grad.numpy(), [0.0])
+
+
+def test_buckets_make_fewer_allreduce_calls_with_the_same_result():
+    needs_mpi4py()
+    x, y = eq.make_data()
+    results, calls = {}, {}
+    for bucket_mb in (25, 0):
+        comm = eq.CountingComm(dist.comm())
+        model = dist.DataParallel(eq.make_model(eq.SEED), bucket_mb=bucket_mb, comm=comm, average=False)
+        results[bucket_mb] = eq.train(model, x, y, model.sync_gradients)
+        calls[bucket_mb] = comm.allreduces
+    n_params = len(results[0])
+    assert calls == {25: eq.STEPS, 0: eq.STEPS * n_params} and n_params == 6
+    for a, b in zip(results[25], results[0]):
+        np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------------------------------ two ranks
+def test_two_ranks_train_like_one_process(tmp_path):
+    """Two ranks at batch B/2 each, gradients averaged, end where one process at batch B ends."""
+    needs_mpi4py()
+    if mpiexec() is None:
+        pytest.skip("no mpiexec (pip install mpich)")
+    out = tmp_path / "ranks.npz"
+    done = subprocess.run([mpiexec(), "-n", "2", sys.executable, str(TESTS / "distributed_equivalence.py"), str(out)],
+                          capture_output=True, text=True, timeout=60, env=ENV, cwd=REPO)
+    assert done.returncode == 0, f"mpiexec failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+    got = np.load(out)
+    assert int(got["world_size"]) == 2
+
+    x, y = eq.make_data()
+    start = [p.numpy().copy() for p in eq.make_model(eq.SEED).parameters()]
+    reference = eq.train(eq.make_model(eq.SEED), x, y)  # one process, the whole batch B
+    assert max(np.abs(a - b).max() for a, b in zip(start, reference)) > 0.1  # training moved the weights
+    for run in ("bucketed", "per_param"):
+        for r in (0, 1):  # both replicas, each started from its own seed before the broadcast
+            for i, p in enumerate(reference):
+                np.testing.assert_allclose(got[f"{run}_rank{r}_{i}"], p, rtol=0, atol=1e-10,
+                                           err_msg=f"{run}, rank {r}, parameter {i}")
+    assert int(got["bucketed_buckets"]) == 1 and int(got["per_param_buckets"]) == len(reference)
+    assert int(got["bucketed_allreduces"]) == eq.STEPS
+    assert int(got["per_param_allreduces"]) == eq.STEPS * len(reference)
