@@ -184,6 +184,22 @@ def test_buckets_make_fewer_allreduce_calls_with_the_same_result():
         np.testing.assert_array_equal(a, b)
 
 
+CUDA = mg.available_backends()["cuda"]
+
+
+@pytest.mark.skipif(not CUDA["available"], reason=f"cuda backend not available: {CUDA['reason']}")
+def test_gradients_on_the_gpu_go_through_the_host_and_come_back_on_the_device():
+    needs_mpi4py()
+    inner = nn.Linear(3, 2).to("cuda")
+    model = dist.DataParallel(inner, average=False)
+    (model(mg.randn(4, 3).to("cuda")) ** 2).sum().backward()
+    before = [p.grad.numpy().copy() for p in inner.parameters()]
+    model.sync_gradients()
+    for p, g in zip(inner.parameters(), before):
+        assert p.grad.device == "cuda" and type(p.grad.data) is type(p.data)
+        np.testing.assert_array_equal(p.grad.numpy(), g)
+
+
 # ------------------------------------------------------------------ two ranks
 def test_two_ranks_train_like_one_process(tmp_path):
     """Two ranks at batch B/2 each, gradients averaged, end where one process at batch B ends."""
@@ -209,3 +225,16 @@ def test_two_ranks_train_like_one_process(tmp_path):
     assert int(got["bucketed_buckets"]) == 1 and int(got["per_param_buckets"]) == len(reference)
     assert int(got["bucketed_allreduces"]) == eq.STEPS
     assert int(got["per_param_allreduces"]) == eq.STEPS * len(reference)
+
+
+def test_ranks_with_different_models_fail_with_a_clear_error_instead_of_hanging():
+    needs_mpi4py()
+    if mpiexec() is None:
+        pytest.skip("no mpiexec (pip install mpich)")
+    code = ("import minigrad.distributed as dist; from minigrad import nn; "
+            "dist.DataParallel(nn.Linear(3, 2 + dist.rank()))")
+    done = subprocess.run([mpiexec(), "-n", "2", sys.executable, "-c", code],
+                          capture_output=True, text=True, timeout=60, env=ENV, cwd=REPO)
+    assert done.returncode != 0
+    assert "DataParallel: rank 0 and rank 1 hold different models" in done.stderr
+    assert "(2, 3)" in done.stderr and "(3, 3)" in done.stderr  # the two weight shapes
