@@ -235,3 +235,20 @@ class TrainingLoop:
         self._totals, self._seen = {k: float(v) for k, v in extra.get("totals", {}).items()}, extra.get("seen", 0)
         self.last_checkpoint = os.fspath(path)
         return info
+
+
+def resume_path(resume, checkpoint, initial_epoch):
+    """The checkpoint a run continues from (``resume=``: a path, or True for ``checkpoint``'s file
+    when it exists), or None to start afresh."""
+    if resume is None or resume is False:
+        return None
+    if resume is True:
+        if checkpoint is None:
+            raise ValueError("fit: resume=True continues from checkpoint=, which is not given")
+        return checkpoint if os.path.exists(checkpoint) else None
+    if initial_epoch:
+        raise ValueError("fit: give resume= or initial_epoch=, not both (the checkpoint says where to start)")
+    if not os.path.exists(resume):
+        raise FileNotFoundError(f"fit: resume={os.fspath(resume)!r} does not exist; to start afresh when there is "
+                                "no checkpoint yet, pass resume=True with checkpoint=")
+    return resume

@@ -35,7 +35,7 @@ import numpy as np
 import minigrad as mg
 from minigrad.optim import clip_grad_norm_
 
-from .loop import TrainingLoop, nonfinite_grad
+from .loop import TrainingLoop, nonfinite_grad, resume_path
 
 
 def _to_arrays(state):
@@ -174,8 +174,7 @@ class TBPTT:
             raise ValueError(f"TBPTT.fit: scheduler_interval must be 'epoch' or 'update', got {scheduler_interval!r}")
         if checkpoint_every is not None and (not isinstance(checkpoint_every, int) or checkpoint_every < 1):
             raise ValueError(f"TBPTT.fit: checkpoint_every must be a positive int, got {checkpoint_every!r}")
-        from .train import _resume_path
-        resume = _resume_path(resume, checkpoint, 0)
+        resume = resume_path(resume, checkpoint, 0)
         device = self._device()
         updates = math.ceil(x.shape[0] / self.k1)
         loop = TrainingLoop(self.model, self.optimizer, callbacks, scheduler=scheduler, verbose=verbose,

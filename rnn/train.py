@@ -16,7 +16,6 @@ loss is refused, since it would train towards nothing. For Keras's conventions
 (probabilities, ``Dense(activation='softmax')``), use ``rnn.keras``.
 """
 import math
-import os
 import time
 import warnings
 
@@ -27,7 +26,7 @@ from minigrad import nn, optim
 from minigrad.random import generator
 
 from .callbacks import EarlyStopping, History  # noqa: F401  (rnn.train.EarlyStopping, as before)
-from .loop import TrainingLoop
+from .loop import TrainingLoop, resume_path
 
 __all__ = ["fit", "evaluate", "predict", "accuracy", "History", "EarlyStopping"]
 
@@ -243,7 +242,7 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=10, batch_siz
     for label, v, least in (("batch_size", batch_size, 1), ("epochs", epochs, 0), ("initial_epoch", initial_epoch, 0)):
         if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < least:
             raise ValueError(f"fit: {label} must be an int >= {least}, got {v!r}")
-    resume = _resume_path(resume, checkpoint, initial_epoch)
+    resume = resume_path(resume, checkpoint, initial_epoch)
     _check_finite("x", x)
     _check_finite("y", y)
     lengths = _check_lengths(lengths, len(x), "fit")
@@ -307,19 +306,3 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=10, batch_siz
             if loop.stop:
                 break
     return loop.history
-
-
-def _resume_path(resume, checkpoint, initial_epoch):
-    """The checkpoint to resume from, or None."""
-    if resume is None or resume is False:
-        return None
-    if resume is True:
-        if checkpoint is None:
-            raise ValueError("fit: resume=True continues from checkpoint=, which is not given")
-        return checkpoint if os.path.exists(checkpoint) else None
-    if initial_epoch:
-        raise ValueError("fit: give resume= or initial_epoch=, not both (the checkpoint says where to start)")
-    if not os.path.exists(resume):
-        raise FileNotFoundError(f"fit: resume={os.fspath(resume)!r} does not exist; to start afresh when there is "
-                                "no checkpoint yet, pass resume=True with checkpoint=")
-    return resume
