@@ -268,6 +268,8 @@ def backward(root, grad=None, retain_graph=False):
                 g = _run_hooks(t, g)
             if t._ctx is None:
                 _accumulate_leaf(t, g, handed_to_leaves)
+                if t._hooks:
+                    _run_post_accumulate_hooks(t)
                 continue
             if t._retains_grad:
                 _retain(t, g, handed_to_leaves)
@@ -292,9 +294,27 @@ def backward(root, grad=None, retain_graph=False):
     return None
 
 
+class PostAccumulateHook:
+    """A hook that runs after a leaf's ``.grad`` is complete (``register_post_accumulate_grad_hook``);
+    kept in the same list as the gradient hooks, which skip it."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn):
+        self.fn = fn
+
+
+def _run_post_accumulate_hooks(t):
+    for hook in list(t._hooks):
+        if type(hook) is PostAccumulateHook:
+            hook.fn(t)
+
+
 def _run_hooks(t, g):
     """Each hook sees the gradient; one that returns a tensor (or array) replaces it."""
     for hook in t._hooks:
+        if type(hook) is PostAccumulateHook:
+            continue
         new = hook(_Tensor._wrap(g, False, t._device))
         if new is not None:
             g = new.data if isinstance(new, _Tensor) else new

@@ -182,6 +182,26 @@ class Tensor:
         self._hooks.append(fn)
         return _HookHandle(self._hooks, fn)
 
+    def register_post_accumulate_grad_hook(self, fn):
+        """Call ``fn(self)`` each time backward has finished adding into this leaf's ``.grad``.
+
+        PyTorch's hook of the same name: the moment a parameter's gradient for this backward
+        is complete, e.g. to start sending it to other processes while backward goes on
+        (``minigrad.distributed.DataParallel(overlap=True)``). Leaves only. Returns a handle
+        with ``.remove()``.
+        """
+        if self._ctx is not None:
+            raise RuntimeError("register_post_accumulate_grad_hook: only a leaf tensor accumulates into .grad; "
+                               "use register_hook on a tensor computed by an op")
+        if not self.requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook: the tensor does not require grad, so no "
+                               "gradient will reach it")
+        if self._hooks is None:
+            self._hooks = []
+        hook = autograd.PostAccumulateHook(fn)
+        self._hooks.append(hook)
+        return _HookHandle(self._hooks, hook)
+
     def requires_grad_(self, flag=True):
         if self._ctx is not None and not flag:
             raise RuntimeError("requires_grad_(False) on a non-leaf tensor; use detach() instead")

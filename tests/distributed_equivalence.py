@@ -7,8 +7,9 @@ Run under MPI with two ranks (tests/test_distributed.py does)::
 Every rank builds a GRU + Linear model from a *different* seed (DataParallel's broadcast
 must make them identical), then trains STEPS steps of SGD with momentum, each rank on its
 contiguous half of every global batch of B sequences, calling ``sync_gradients()``
-between backward and the step. This runs twice: with buckets (``bucket_mb=25``: all
-parameters in one all-reduce) and with ``bucket_mb=0`` (one all-reduce per parameter).
+between backward and the step. This runs three times (``RUNS``): with buckets
+(``bucket_mb=25``: all parameters in one all-reduce), with ``bucket_mb=0`` (one
+all-reduce per parameter) and with ``overlap=True`` (each started during backward).
 Rank 0 writes the final parameters of both runs, rank 1's too (the replicas must agree)
 and the number of Allreduce calls per run to OUT.npz. The test trains the same model
 in one process at batch B (``train`` below, no MPI) and compares.
@@ -25,17 +26,20 @@ from minigrad import nn
 
 B, T, I, H, STEPS = 8, 5, 3, 6, 4
 SEED = 1
+# (name, bucket_mb, overlap): all parameters in one all-reduce; one per parameter, started
+# after backward; one per parameter, each started during backward as its gradient is complete
+RUNS = (("bucketed", 25, False), ("per_param", 0, False), ("overlap", 0, True))
 
 
 class CountingComm:
-    """A communicator that counts its Allreduce calls and passes everything through."""
+    """A communicator that counts its all-reduce calls and passes everything through."""
 
     def __init__(self, comm):
         self.comm, self.allreduces = comm, 0
 
-    def Allreduce(self, *args, **kwargs):
+    def Iallreduce(self, *args, **kwargs):
         self.allreduces += 1
-        return self.comm.Allreduce(*args, **kwargs)
+        return self.comm.Iallreduce(*args, **kwargs)
 
     def __getattr__(self, name):
         return getattr(self.comm, name)
@@ -73,10 +77,15 @@ def main(out):
     share = B // size  # contiguous shard of every global batch, as a DistributedSampler without shuffling
     x, y = x[:, rank * share:(rank + 1) * share], y[:, rank * share:(rank + 1) * share]
     result = {}
-    for name, bucket_mb in (("bucketed", 25), ("per_param", 0)):
+    for name, bucket_mb, overlap in RUNS:
         comm = CountingComm(dist.comm())
-        model = dist.DataParallel(make_model(SEED + rank), bucket_mb=bucket_mb, comm=comm)
-        params = train(model, x, y, model.sync_gradients)
+        model = dist.DataParallel(make_model(SEED + rank), bucket_mb=bucket_mb, overlap=overlap, comm=comm)
+        started = []  # buckets whose all-reduce backward had already started when sync was called
+
+        def sync():
+            started.append(model._next)
+            model.sync_gradients()
+        params = train(model, x, y, sync)
         gathered = dist.comm().gather(params, root=0)
         if rank == 0:
             for r, ps in enumerate(gathered):
@@ -84,6 +93,7 @@ def main(out):
                     result[f"{name}_rank{r}_{i}"] = p
             result[f"{name}_allreduces"] = np.array(comm.allreduces)
             result[f"{name}_buckets"] = np.array(len(model.buckets))
+            result[f"{name}_started_in_backward"] = np.array(started)
     if rank == 0:
         result["world_size"] = np.array(size)
         np.savez(out, **result)

@@ -355,6 +355,28 @@ def test_hook_handle_remove(backend):
     assert calls == [1]
 
 
+def test_post_accumulate_hook_sees_the_complete_gradient_once_per_backward(backend):
+    """The hook runs after every use of the leaf has been added into .grad (here two uses,
+    so 2 + 3), once per backward, and alongside a gradient hook, which it does not disturb."""
+    w = mg.tensor([1.0, -1.0], requires_grad=True)
+    seen = []
+    handle = w.register_post_accumulate_grad_hook(lambda t: seen.append(t.grad.numpy().copy()))
+    w.register_hook(lambda g: g * 10)
+    (w * 2 + w * 3).sum().backward()
+    assert len(seen) == 1
+    assert_close(seen[0], [50.0, 50.0])
+    (w * 1).sum().backward()  # accumulates: the hook sees the running total
+    assert len(seen) == 2
+    assert_close(seen[1], [60.0, 60.0])
+    handle.remove()
+    (w * 1).sum().backward()
+    assert len(seen) == 2
+    with pytest.raises(RuntimeError, match="only a leaf"):
+        (w * 2).register_post_accumulate_grad_hook(print)
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        mg.tensor([1.0]).register_post_accumulate_grad_hook(print)
+
+
 def test_hooks_see_per_step_gradients_of_a_recurrence(backend):
     """The learning guide's use: watch dL/dh_t shrink through a tanh recurrence."""
     w = mg.tensor(0.5, dtype=mg.float64, requires_grad=True)

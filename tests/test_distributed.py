@@ -169,19 +169,19 @@ def test_parameters_without_a_gradient_get_zeros():
     np.testing.assert_array_equal(inner["unused"].bias.grad.numpy(), [0.0])
 
 
-def test_buckets_make_fewer_allreduce_calls_with_the_same_result():
+def test_bucket_sizes_do_not_change_the_result():
+    """In one process the all-reduce is skipped, but packing and unpacking still run."""
     needs_mpi4py()
     x, y = eq.make_data()
-    results, calls = {}, {}
-    for bucket_mb in (25, 0):
-        comm = eq.CountingComm(dist.comm())
-        model = dist.DataParallel(eq.make_model(eq.SEED), bucket_mb=bucket_mb, comm=comm, average=False)
-        results[bucket_mb] = eq.train(model, x, y, model.sync_gradients)
-        calls[bucket_mb] = comm.allreduces
-    n_params = len(results[0])
-    assert calls == {25: eq.STEPS, 0: eq.STEPS * n_params} and n_params == 6
-    for a, b in zip(results[25], results[0]):
-        np.testing.assert_array_equal(a, b)
+    results, buckets = {}, {}
+    for bucket_mb, overlap in ((25, False), (0, False), (0, True)):
+        model = dist.DataParallel(eq.make_model(eq.SEED), bucket_mb=bucket_mb, overlap=overlap, average=False)
+        results[bucket_mb, overlap] = eq.train(model, x, y, model.sync_gradients)
+        buckets[bucket_mb, overlap] = len(model.buckets)
+    assert buckets == {(25, False): 1, (0, False): 6, (0, True): 6}
+    for other in ((0, False), (0, True)):
+        for a, b in zip(results[25, False], results[other]):
+            np.testing.assert_array_equal(a, b)
 
 
 CUDA = mg.available_backends()["cuda"]
@@ -217,14 +217,17 @@ def test_two_ranks_train_like_one_process(tmp_path):
     start = [p.numpy().copy() for p in eq.make_model(eq.SEED).parameters()]
     reference = eq.train(eq.make_model(eq.SEED), x, y)  # one process, the whole batch B
     assert max(np.abs(a - b).max() for a, b in zip(start, reference)) > 0.1  # training moved the weights
-    for run in ("bucketed", "per_param"):
+    for run in ("bucketed", "per_param", "overlap"):
         for r in (0, 1):  # both replicas, each started from its own seed before the broadcast
             for i, p in enumerate(reference):
                 np.testing.assert_allclose(got[f"{run}_rank{r}_{i}"], p, rtol=0, atol=1e-10,
                                            err_msg=f"{run}, rank {r}, parameter {i}")
     assert int(got["bucketed_buckets"]) == 1 and int(got["per_param_buckets"]) == len(reference)
+    # with overlap, backward itself started every bucket (each parameter's gradient completes in it)
+    assert got["overlap_started_in_backward"].tolist() == [len(reference)] * eq.STEPS
+    assert got["per_param_started_in_backward"].tolist() == [0] * eq.STEPS
     assert int(got["bucketed_allreduces"]) == eq.STEPS
-    assert int(got["per_param_allreduces"]) == eq.STEPS * len(reference)
+    assert int(got["per_param_allreduces"]) == int(got["overlap_allreduces"]) == eq.STEPS * len(reference)
 
 
 def test_ranks_with_different_models_fail_with_a_clear_error_instead_of_hanging():

@@ -18,11 +18,21 @@ compute. (See docs/distributed.md.)
     loss.backward()
     model.sync_gradients()                   # average .grad over ranks
     opt.step()
+
+Communication can overlap the rest of backward (``overlap=True``): each parameter's
+gradient is complete as soon as backward has accumulated it (a post-accumulate hook
+tells), and the moment the last gradient of a bucket is complete the bucket's
+``Iallreduce`` starts while backward goes on to earlier layers. ``sync_gradients()``
+then only waits. Buckets start strictly in order on every rank, which MPI requires of
+collectives; a bucket that backward did not complete (a parameter this rank's batch did
+not use) starts in ``sync_gradients()``.
 """
+import contextlib
+
 import numpy as np
 
 from ..nn import Module
-from . import world
+from . import collectives, world
 from .buckets import plan_buckets
 
 
@@ -39,6 +49,10 @@ class DataParallel(Module):
             each parameter with a call of its own.
         average: divide the summed gradients by the world size (the gradient of the mean
             loss over the global batch); False leaves the sum.
+        overlap: start each bucket's all-reduce during backward, as soon as its gradients
+            are complete (see the module docstring). Then accumulating gradients over
+            several backward calls before one ``sync_gradients()`` needs ``no_sync()``
+            around all but the last.
         comm: the MPI communicator to use; by default ``MPI.COMM_WORLD`` (``init()``).
 
     All ranks must build the same model (same parameter names, shapes and dtypes, in the
@@ -49,7 +63,7 @@ class DataParallel(Module):
     backend are copied to the host, reduced there and copied back to the device.
     """
 
-    def __init__(self, module, bucket_mb=25, average=True, comm=None):
+    def __init__(self, module, bucket_mb=25, average=True, overlap=False, comm=None):
         super().__init__()
         if not isinstance(module, Module):
             raise TypeError(f"DataParallel: module must be an nn.Module, got {type(module).__name__}")
@@ -58,8 +72,17 @@ class DataParallel(Module):
         self.average = bool(average)
         self.buckets = plan_buckets(list(module.parameters()), bucket_mb)
         self.bucket_mb = bucket_mb
+        self.overlap = bool(overlap)
         self._check_same_model()
         self.broadcast_parameters()
+        # which bucket each parameter's gradient goes into, and the step's progress
+        self._bucket_of = {id(p): b for b, bucket in enumerate(self.buckets) for p in bucket.params}
+        self._syncing = True
+        self._reset()
+        self._handles = []
+        if self.overlap and self.world_size > 1:
+            self._handles = [p.register_post_accumulate_grad_hook(self._gradient_ready)
+                             for bucket in self.buckets for p in bucket.params]
 
     # ----------------------------------------------------- the inner module's view
     def forward(self, *args, **kwargs):
@@ -88,7 +111,8 @@ class DataParallel(Module):
     # ------------------------------------------------------------ communication
     def _check_same_model(self):
         layout = [(name, p.shape, str(p.dtype), p.requires_grad) for name, p in self.module.named_parameters()]
-        layouts = self.comm.allgather(layout)
+        layouts = collectives.allgather_object(layout, "DataParallel's check that every rank built the same model",
+                                               self.comm)
         for r, other in enumerate(layouts):
             if other != layout:
                 diff = next((f"{a} vs {b}" for a, b in zip(layout, other) if a != b),
@@ -106,26 +130,68 @@ class DataParallel(Module):
             return
         for t in [*self.module.parameters(), *(b for b in self.module.buffers() if b is not None)]:
             host = np.array(t._k().to_numpy(t.data), order="C")  # a contiguous host copy MPI can write into
-            self.comm.Bcast(host, root=root)
+            collectives.broadcast_(host, root, f"broadcast of the initial weights (shape {t.shape})", self.comm)
             # A new array rather than a write into the old one, as the optimizers do.
             t.data = t._k().asarray(host, t.dtype)
+
+    def _reset(self):
+        """Forget the step's progress: no bucket started, no gradient seen."""
+        self._pending = [None] * len(self.buckets)  # (Pending, buffer) once a bucket's all-reduce started
+        self._ready = [set() for _ in self.buckets]
+        self._next = 0  # buckets start in order: the next one to start
+
+    def _start(self, b):
+        buf = self.buckets[b].pack()
+        what = f"all-reduce of gradient bucket {b} ({self.buckets[b].nbytes / 2 ** 20:.2f} MiB)"
+        self._pending[b] = (collectives.start_allreduce(buf, what, self.comm), buf)
+
+    def _gradient_ready(self, p):
+        """Post-accumulate hook (``overlap=True``): start every bucket that is now complete, in order."""
+        if not self._syncing:
+            return
+        b = self._bucket_of[id(p)]
+        if id(p) in self._ready[b]:
+            raise RuntimeError("DataParallel: a second backward reached a parameter before sync_gradients(); with "
+                               "overlap=True, accumulate gradients over several backward calls inside "
+                               "`with model.no_sync():`, all but the last")
+        self._ready[b].add(id(p))
+        while self._next < len(self.buckets) and len(self._ready[self._next]) == len(self.buckets[self._next].params):
+            self._start(self._next)
+            self._next += 1
+        for started in self._pending[:self._next]:
+            started[0].test()  # MPI makes progress on a non-blocking collective only inside MPI calls
+
+    @contextlib.contextmanager
+    def no_sync(self):
+        """Backward calls inside do not start any all-reduce (``overlap=True``): gradients
+        accumulate locally, and the next backward outside, then ``sync_gradients()``,
+        averages the sum. (Without overlap nothing starts before ``sync_gradients()`` anyway.)"""
+        previous, self._syncing = self._syncing, False
+        try:
+            yield
+        finally:
+            self._syncing = previous
 
     def sync_gradients(self):
         """All-reduce every parameter's ``.grad`` across ranks, bucket by bucket (sum, then / R).
 
         Call it after ``loss.backward()`` and before ``optimizer.step()``, on every rank.
         A parameter without a gradient on this rank contributes zeros; afterwards every
-        parameter that requires grad has a ``.grad`` (the same on all ranks).
+        parameter that requires grad has a ``.grad`` (the same on all ranks). Every wait
+        is bounded by the time limit of ``minigrad.distributed.init``.
         """
-        MPI = world._import_mpi()
-        R = self.world_size
-        for bucket in self.buckets:
-            buf = bucket.pack()
-            self.comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
-            if self.average and R > 1:
-                buf /= R
-            bucket.unpack(buf)
+        try:
+            for b in range(self._next, len(self.buckets)):  # all of them, unless backward started some
+                self._start(b)
+            R = self.world_size
+            for bucket, (pending, buf) in zip(self.buckets, self._pending):
+                pending.wait()
+                if self.average and R > 1:
+                    buf /= R
+                bucket.unpack(buf)
+        finally:
+            self._reset()
 
     def extra_repr(self):
         return (f"world_size={self.world_size}, buckets={len(self.buckets)}, bucket_mb={self.bucket_mb}, "
-                f"average={self.average}")
+                f"average={self.average}, overlap={self.overlap}")
