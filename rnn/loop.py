@@ -22,6 +22,11 @@ same in all three. A loop drives it like this:
 Ctrl-C during ``running`` stops after the current batch: the epoch it interrupts is not
 recorded or checkpointed (nothing half-done is written), the callbacks' ``on_train_end``
 runs, and ``fit`` returns the History so far. A second Ctrl-C stops at once.
+
+In data-parallel training (``distributed=`` a ``minigrad.distributed.DistributedRun``)
+every rank runs the loop; the ranks agree on each batch's numbers (``reduce_batch``) and
+on stopping, every rank takes part in saving a checkpoint (their random states are
+gathered) and rank 0 alone prints and writes files.
 """
 import contextlib
 import math
@@ -79,21 +84,27 @@ class TrainingLoop:
     scheduler: saved and restored with checkpoints (the caller steps it);
     params: the run's settings handed to callbacks ({"epochs", "steps", ...});
     verbose: 1 or 2 adds a ``ProgressBar`` unless one is given; stateful: more objects
-    with ``state_dict()`` whose state a checkpoint must hold (a TBPTT trainer).
+    with ``state_dict()`` whose state a checkpoint must hold (a TBPTT trainer);
+    distributed: a ``minigrad.distributed.DistributedRun`` for data-parallel training.
     """
 
     def __init__(self, model, optimizer, callbacks=(), *, scheduler=None, params=None, verbose=0, stateful=(),
-                 what="fit"):
+                 what="fit", distributed=None):
         self.model, self.optimizer, self.scheduler, self.what = model, optimizer, scheduler, what
+        self.distributed = distributed
+        self.is_main = distributed is None or distributed.is_main
         self.params = {**(params or {}), "verbose": verbose}
         self.history = History()
         cbs = _as_callbacks(callbacks, what)
         if verbose and not any(isinstance(cb, ProgressBar) for cb in cbs):
             cbs.append(ProgressBar(verbose))
-        # stable sort: callbacks of equal order run as given; the History after them, savers last
-        self.callbacks = sorted(cbs + [self.history], key=lambda cb: cb.order)
-        for cb in self.callbacks:
+        for cb in cbs:
             cb.set_loop(self)
+        # stable sort: callbacks of equal order run as given; the History after them, savers last.
+        # Output-only callbacks (progress, CSV, plots) run on rank 0 alone.
+        self.callbacks = sorted([cb for cb in cbs if self.is_main or not cb.main_rank_only] + [self.history],
+                                key=lambda cb: cb.order)
+        self.history.set_loop(self)
         self.stateful = list(stateful)
         self.epoch = 0            # epochs completed
         self.step = 0             # updates applied
@@ -127,7 +138,7 @@ class TrainingLoop:
             if previous is not None:
                 signal.signal(signal.SIGINT, previous)
             self.history.interrupted = self.interrupted
-            if self.interrupted:
+            if self.interrupted and self.is_main:
                 where = f"during epoch {self.epoch + 1}, after batch {self.batch}" if self.batch else \
                     f"after epoch {self.epoch}"
                 print(f"{self.what}: interrupted {where}; returning the History of the {len(self.history.epoch)} "
@@ -182,6 +193,19 @@ class TrainingLoop:
         self._dispatch("on_train_batch_end", batch, self.means())
         return self.stop
 
+    def reduce_batch(self, values, size):
+        """The batch's numbers over all ranks: ``(values, size)`` as ``batch_end`` takes them.
+
+        ``values`` are means over this rank's ``size`` examples. In data-parallel training
+        they become the means over the whole global batch, and a Ctrl-C on any rank
+        becomes a stop on all of them (every rank must take the same number of steps);
+        otherwise they are returned as they are."""
+        if self.distributed is None:
+            return values, size
+        values, size, stop = self.distributed.batch_means(values, size, self.interrupted)
+        self.interrupted = stop
+        return values, size
+
     def means(self):
         """The epoch's running means of the batch values so far."""
         return {k: v / max(self._seen, 1) for k, v in self._totals.items()}
@@ -190,6 +214,8 @@ class TrainingLoop:
         """Record a completed epoch: callbacks (the History among them), then the checkpoints."""
         self.epoch, self.batch = epoch + 1, 0
         self._dispatch("on_epoch_end", epoch, logs)
+        if self.distributed is not None and self.distributed.any(self.stop):
+            self.model.stop_training = True  # a stop on one rank is a stop on all
         for path in self.checkpoint_paths:
             self.save_checkpoint(path)
 
@@ -218,11 +244,17 @@ class TrainingLoop:
         return mine + self.stateful
 
     def save_checkpoint(self, path):
-        """The whole training state, resumable by ``restore`` (mg.save_checkpoint; atomic)."""
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        mg.save_checkpoint(path, self.model, self.optimizer, self.scheduler, epoch=self.epoch, step=self.step,
-                           stateful=self._stateful(),
-                           extra={"batch": self.batch, "totals": dict(self._totals), "seen": self._seen})
+        """The whole training state, resumable by ``restore`` (mg.save_checkpoint; atomic).
+
+        Data-parallel: called on every rank; the ranks' random states are gathered into
+        the file (each rank's dropout draws its own masks) and rank 0 writes it."""
+        extra = {"batch": self.batch, "totals": dict(self._totals), "seen": self._seen}
+        if self.distributed is not None:
+            extra["random_by_rank"] = self.distributed.gather_random_states(mg.random.get_state())
+        if self.is_main:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            mg.save_checkpoint(path, self.model, self.optimizer, self.scheduler, epoch=self.epoch, step=self.step,
+                               stateful=self._stateful(), extra=extra)
         self.last_checkpoint = os.fspath(path)
 
     def restore(self, path):
@@ -231,6 +263,9 @@ class TrainingLoop:
         info = mg.load_checkpoint(path, self.model, self.optimizer, self.scheduler, stateful=self._stateful())
         self.epoch, self.step = info["epoch"], info["step"]
         extra = info["extra"]
+        by_rank = extra.get("random_by_rank")
+        if self.distributed is not None and by_rank is not None and len(by_rank) == self.distributed.size:
+            mg.random.set_state(by_rank[self.distributed.rank])  # each rank's own (load_checkpoint set rank 0's)
         self.batch = int(extra.get("batch", 0))
         self._totals, self._seen = {k: float(v) for k, v in extra.get("totals", {}).items()}, extra.get("seen", 0)
         self.last_checkpoint = os.fspath(path)

@@ -146,8 +146,11 @@ def _check_lengths(lengths, n, what):
     return lengths
 
 
-def _batches(n, batch_size, shuffle):
+def _batches(n, batch_size, shuffle, run=None):
+    """The epoch's batches of indices; in data-parallel training (``run``) rank 0's order on every rank."""
     order = generator().permutation(n) if shuffle else np.arange(n)
+    if run is not None and shuffle:
+        order = run.same_order(order)
     return [order[i:i + batch_size] for i in range(0, n, batch_size)]
 
 
@@ -207,9 +210,38 @@ def predict(model, x, batch_size=256, lengths=None):
     return np.concatenate(parts, axis=0) if parts else np.empty((0,))
 
 
+def _validate(model, validation_data, loss_fn, batch_size, metrics, run):
+    """The validation logs: this process's whole set, or in data-parallel training each rank's
+    share, combined into the means over the whole set."""
+    vx, vy, *vl = validation_data
+    vl = vl[0] if vl else None
+    if run is None:
+        val = evaluate(model, vx, vy, loss_fn, batch_size, metrics, vl)
+    else:
+        mine = run.share(np.arange(len(vx)))
+        val = evaluate(model, _as_tensor(vx)[mine], _as_tensor(vy)[mine], loss_fn, batch_size, metrics,
+                       None if vl is None else np.asarray(vl)[mine]) if len(mine) else \
+            {"loss": 0.0, **{m: 0.0 for m in metrics}}
+        val = run.batch_means(val, len(mine))[0]
+    return {f"val_{k}": v for k, v in val.items()}
+
+
+def _distributed_run(model, distributed, what):
+    """A ``DistributedRun`` for ``distributed=True`` (or a model already wrapped in
+    ``DataParallel``), else None."""
+    from minigrad.distributed import DataParallel
+    if not distributed and not isinstance(model, DataParallel):
+        return None
+    if distributed not in (True, False, None):
+        raise ValueError(f"{what}: distributed must be True or False, got {distributed!r} (to choose bucket_mb or "
+                         "overlap, wrap the model in minigrad.distributed.DataParallel yourself)")
+    from minigrad.distributed.training import DistributedRun
+    return DistributedRun(model)
+
+
 def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=10, batch_size=32, validation_data=None,
         validation_split=0.0, metrics=(), lengths=None, clip_norm=None, scheduler=None, callbacks=(),
-        checkpoint=None, resume=None, initial_epoch=0, shuffle=True, verbose=1):
+        checkpoint=None, resume=None, initial_epoch=0, shuffle=True, verbose=1, distributed=False):
     """Train ``model`` and return a ``History``.
 
     loss: a name ("mse", "mae", "cross_entropy", "bce_with_logits", or Keras's names, which
@@ -228,12 +260,20 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=10, batch_siz
       would have, bit for bit. initial_epoch: the epoch to start counting from (Keras's).
       verbose: 0 silent, 1 a progress bar per epoch (tqdm, shown only on a terminal) and a
       line per epoch, 2 the line only (as Keras's verbose=2; for logs and notebooks).
+      distributed: data-parallel training over MPI (run the script under ``mpiexec -n R``;
+      a model wrapped in ``minigrad.distributed.DataParallel`` implies it). Every rank
+      holds the data; ``batch_size`` is the global batch, of which each rank computes
+      every R-th example, and the gradients are averaged so that R ranks train exactly
+      like one process. Rank 0 alone prints and writes checkpoints; every rank resumes.
 
     Ctrl-C stops after the current batch and returns the History so far
     (``history.interrupted`` is then True); the interrupted epoch is not checkpointed.
     """
     loss_fn = _loss_fn(loss)
     metrics = _metric_names(metrics)
+    run = _distributed_run(model, distributed, "fit")
+    if run is not None:
+        model = run.model.module  # the bare model: the checks below look into its layers
     x, y = _as_tensor(x), _as_tensor(y)
     if len(x) != len(y):
         raise ValueError(f"fit: x has {len(x)} examples but y has {len(y)}")
@@ -265,38 +305,44 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=10, batch_siz
     _check_optimizer(optimizer, model)
     params = list(model.parameters())
     device = _device_of(model)
-    loop = TrainingLoop(model, optimizer, callbacks, scheduler=scheduler, verbose=verbose,
+    loop = TrainingLoop(model, optimizer, callbacks, scheduler=scheduler, verbose=verbose, distributed=run,
                         params={"epochs": epochs, "steps": math.ceil(len(x) / batch_size), "batch_size": batch_size})
     if checkpoint is not None:
         loop.checkpoint_paths.append(checkpoint)
+    if run is not None and verbose and run.is_main:
+        print(f"fit: {run.describe()}", flush=True)
     with loop.running(initial_epoch, resume):
         for epoch in range(loop.epoch, epochs):
             model.train()
             start = time.perf_counter()
             loop.epoch_begin(epoch)
-            for batch_no, idx in enumerate(_batches(len(x), batch_size, shuffle)):
+            for batch_no, idx in enumerate(_batches(len(x), batch_size, shuffle, run)):
                 loop.batch_begin(batch_no)
-                pred, target = _forward(model, x, lengths, idx, device), y[idx].to(device)
-                batch_loss = loss_fn(pred, target)
-                value = batch_loss.item()
+                mine = idx if run is None else run.share(idx)  # data-parallel: this rank's part of the batch
                 optimizer.zero_grad()
-                if math.isfinite(value):
-                    batch_loss.backward()
-                if not loop.step_is_finite(value, params, epoch, batch_no):  # before the step: weights stay good
+                values = {"loss": 0.0, **{m: 0.0 for m in metrics}}  # (a rank with no part adds nothing)
+                if len(mine):
+                    pred, target = _forward(model, x, lengths, mine, device), y[mine].to(device)
+                    batch_loss = loss_fn(pred, target)
+                    values = {"loss": batch_loss.item(), **{m: _METRICS[m](pred, target) for m in metrics}}
+                    if math.isfinite(values["loss"]):
+                        scale = 1.0 if run is None else run.loss_scale(len(mine), len(idx))
+                        (batch_loss if scale == 1.0 else batch_loss * scale).backward()
+                if run is not None:
+                    run.sync_gradients()  # every rank now holds the whole batch's gradient
+                values, size = loop.reduce_batch(values, len(mine))
+                if not loop.step_is_finite(values["loss"], params, epoch, batch_no):  # before the step
                     break
                 if clip_norm is not None:
                     optim.clip_grad_norm_(params, clip_norm)
                 optimizer.step()
-                values = {"loss": value, **{m: _METRICS[m](pred, target) for m in metrics}}
-                if loop.batch_end(batch_no, values, len(idx)):
+                if loop.batch_end(batch_no, values, size):
                     break
             if loop.stop and loop.batch:  # Ctrl-C or a callback in the middle of the epoch
                 break
             logs = loop.means()
             if validation_data is not None:
-                vx, vy, *vl = validation_data
-                val = evaluate(model, vx, vy, loss_fn, max(batch_size, 256), metrics, vl[0] if vl else None)
-                logs.update({f"val_{k}": v for k, v in val.items()})
+                logs.update(_validate(model, validation_data, loss_fn, max(batch_size, 256), metrics, run))
             logs["lr"] = optimizer.param_groups[0]["lr"]
             logs["time"] = time.perf_counter() - start
             if scheduler is not None:

@@ -94,7 +94,7 @@ def diagnose(what, call, waited, grace=None):
                 heard[q] = health.recv(source=q, tag=_TAG)
         time.sleep(0.01)
     silent = [q for q in range(size) if q != me and q not in heard]
-    elsewhere = {q: note for q, note in heard.items() if note[0] != call}
+    elsewhere = {q: note for q, note in heard.items() if tuple(note) != (call, what)}
     lines = [f"distributed: {world.where(me)} waited {waited:.1f} s in {what} (collective #{call}) and the "
              f"other ranks did not all arrive."]
     if silent:
@@ -157,7 +157,10 @@ def dead_ranks():
 
 def _on_failed_rank(signum, frame):
     """MPICH's notice (SIGUSR1, under ``mpiexec -disable-auto-cleanup``) that a rank exited."""
-    dead = dead_ranks()
+    dead, deadline = dead_ranks(), time.monotonic() + 0.05
+    while not dead and time.monotonic() < deadline:  # the notice can overtake the process's exit
+        time.sleep(0.005)
+        dead = dead_ranks()
     names = ", ".join(world.where(r) for r in dead) if dead else "a rank on another machine"
     msg = (f"distributed: {world.where(world.rank())}: the MPI launcher reports a failed process: {names} "
            "exited; the job is ending\n")

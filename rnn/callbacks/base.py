@@ -28,6 +28,11 @@ class Callback:
     to the logs, and checkpoint writers (20) run last so that they save everyone's state."""
 
     order = 0
+    # True for callbacks that only write output (a progress bar, a CSV file, a plot): in
+    # data-parallel training (``fit(distributed=True)``) only rank 0 runs them. The others
+    # run on every rank, so that every rank makes the same decisions (stopping, the
+    # learning rate) and holds the same state; their files and messages come from rank 0.
+    main_rank_only = False
 
     def __init__(self):
         self.model = self.optimizer = self.loop = None
@@ -42,6 +47,16 @@ class Callback:
 
     def set_params(self, params):
         self.params = params
+
+    @property
+    def is_main(self):
+        """False on the ranks other than 0 of a data-parallel run: they neither print nor write files."""
+        return self.loop is None or self.loop.is_main
+
+    def say(self, message):
+        """Print ``message``, on rank 0 only."""
+        if self.is_main:
+            print(message)
 
     # --- hooks
     def on_train_begin(self, logs=None):

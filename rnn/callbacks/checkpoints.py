@@ -44,23 +44,26 @@ class ModelCheckpoint(Callback):
                 return
             self.best.update(value)
         path = self.filepath.format(epoch=epoch + 1, **logs)
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        if self.is_main:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         if path in self.written:
             self.written.remove(path)
         self.written.append(path)  # before saving: the training state saved holds the list as it will be
         drop = self.written[:-self.keep] if self.keep is not None else []
         self.written = self.written[len(drop):]
         if not self.save_weights_only:
-            self.loop.save_checkpoint(path)
+            self.loop.save_checkpoint(path)  # on every rank: it gathers the ranks' random states, rank 0 writes
+        elif not self.is_main:
+            return
         elif hasattr(self.model, "save_weights"):
             self.model.save_weights(path)
         else:
             mg.save(self.model.state_dict(), path)
         if self.verbose:
-            print(f"Epoch {epoch + 1}: saved the {'weights' if self.save_weights_only else 'training state'} to "
-                  f"{path}")
+            self.say(f"Epoch {epoch + 1}: saved the {'weights' if self.save_weights_only else 'training state'} to "
+                     f"{path}")
         for old in drop:  # only once the new file is safely written
-            if os.path.exists(old):
+            if self.is_main and os.path.exists(old):
                 os.remove(old)
 
     def state_dict(self):
@@ -92,13 +95,14 @@ class BackupAndRestore(Callback):
 
     def on_train_begin(self, logs=None):
         if os.path.exists(self.path):
-            self.loop.restore(self.path)
-            print(f"BackupAndRestore: resuming from {self.path} after epoch {self.loop.epoch}")
+            self.loop.restore(self.path)  # every rank reads it
+            self.say(f"BackupAndRestore: resuming from {self.path} after epoch {self.loop.epoch}")
 
     def on_epoch_end(self, epoch, logs=None):
-        os.makedirs(self.backup_dir, exist_ok=True)
+        if self.is_main:
+            os.makedirs(self.backup_dir, exist_ok=True)
         self.loop.save_checkpoint(self.path)
 
     def on_train_end(self, logs=None):
-        if self.delete_checkpoint and self.loop.finished and os.path.exists(self.path):
+        if self.delete_checkpoint and self.loop.finished and self.is_main and os.path.exists(self.path):
             os.remove(self.path)

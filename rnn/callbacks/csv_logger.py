@@ -12,6 +12,8 @@ class CSVLogger(Callback):
     about to redo (written after the checkpoint it resumed from) are dropped first, so the
     file holds each epoch once."""
 
+    main_rank_only = True
+
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
         self.filename, self.separator, self.append = os.fspath(filename), separator, append

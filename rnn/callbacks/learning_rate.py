@@ -30,7 +30,7 @@ class LearningRateScheduler(Callback):
             raise ValueError(f"LearningRateScheduler: the schedule gave learning rate {lr} at epoch {epoch}")
         set_lr(self.optimizer, lr)
         if self.verbose:
-            print(f"Epoch {epoch + 1}: learning rate {lr:.6g}")
+            self.say(f"Epoch {epoch + 1}: learning rate {lr:.6g}")
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
@@ -73,7 +73,7 @@ class ReduceLROnPlateau(Callback):
             if new < get_lr(self.optimizer):
                 set_lr(self.optimizer, new)
                 if self.verbose:
-                    print(f"Epoch {epoch + 1}: ReduceLROnPlateau set the learning rate to {new:.6g}")
+                    self.say(f"Epoch {epoch + 1}: ReduceLROnPlateau set the learning rate to {new:.6g}")
             self.cooling, self.wait = self.cooldown, 0
 
     def state_dict(self):

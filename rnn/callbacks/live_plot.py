@@ -27,6 +27,7 @@ class LivePlot(Callback):
     go to ``plot_history`` (smooth=, logy=, title=, ...)."""
 
     order = 15  # after the History (10), which records the epoch this draws
+    main_rank_only = True
 
     def __init__(self, path="training.png", every=1, inline=None, **plot_kwargs):
         super().__init__()

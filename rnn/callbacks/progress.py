@@ -21,6 +21,7 @@ class ProgressBar(Callback):
     """
 
     order = 10  # after the callbacks that add to the logs (learning_rate)
+    main_rank_only = True
 
     def __init__(self, verbose=1, file=None, mininterval=0.1):
         super().__init__()

@@ -47,7 +47,7 @@ class EarlyStopping(Callback):
             if self.restore_best_weights and self.best_weights is not None:
                 self.model.load_state_dict(self.best_weights)
             if self.verbose:
-                print(f"Epoch {epoch + 1}: early stopping (best {self.monitor} at epoch {self.best_epoch + 1})")
+                self.say(f"Epoch {epoch + 1}: early stopping (best {self.monitor} at epoch {self.best_epoch + 1})")
 
     def state_dict(self):
         return {"best": self.best.value, "wait": self.wait, "best_epoch": self.best_epoch,
@@ -66,5 +66,5 @@ class TerminateOnNaN(Callback):
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(loss):
-            print(f"Batch {batch}: invalid loss {loss}, terminating training")
+            self.say(f"Batch {batch}: invalid loss {loss}, terminating training")
             self.model.stop_training = True
