@@ -246,11 +246,13 @@ class TrainingLoop:
     def save_checkpoint(self, path):
         """The whole training state, resumable by ``restore`` (mg.save_checkpoint; atomic).
 
-        Data-parallel: called on every rank; the ranks' random states are gathered into
-        the file (each rank's dropout draws its own masks) and rank 0 writes it."""
+        Data-parallel: called on every rank; what differs between the ranks (their random
+        states: each draws its own dropout masks; a TBPTT trainer's carried hidden state)
+        is gathered into the file, and rank 0 writes it."""
         extra = {"batch": self.batch, "totals": dict(self._totals), "seen": self._seen}
-        if self.distributed is not None:
-            extra["random_by_rank"] = self.distributed.gather_random_states(mg.random.get_state())
+        if self.distributed is not None:  # what differs between ranks: random states, TBPTT's carried state
+            extra["by_rank"] = self.distributed.gather({"random": mg.random.get_state(),
+                                                        "stateful": [obj.state_dict() for obj in self.stateful]})
         if self.is_main:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             mg.save_checkpoint(path, self.model, self.optimizer, self.scheduler, epoch=self.epoch, step=self.step,
@@ -263,13 +265,41 @@ class TrainingLoop:
         info = mg.load_checkpoint(path, self.model, self.optimizer, self.scheduler, stateful=self._stateful())
         self.epoch, self.step = info["epoch"], info["step"]
         extra = info["extra"]
-        by_rank = extra.get("random_by_rank")
-        if self.distributed is not None and by_rank is not None and len(by_rank) == self.distributed.size:
-            mg.random.set_state(by_rank[self.distributed.rank])  # each rank's own (load_checkpoint set rank 0's)
+        if self.distributed is not None:
+            self._restore_rank(path, extra)
         self.batch = int(extra.get("batch", 0))
         self._totals, self._seen = {k: float(v) for k, v in extra.get("totals", {}).items()}, extra.get("seen", 0)
         self.last_checkpoint = os.fspath(path)
         return info
+
+
+    def _restore_rank(self, path, extra):
+        """Data-parallel: give this rank its own random and carried states from the checkpoint
+        (``load_checkpoint`` gave every rank rank 0's)."""
+        by_rank, run = extra.get("by_rank"), self.distributed
+        if by_rank is None or len(by_rank) != run.size:
+            saved = "one process" if by_rank is None else f"{len(by_rank)} ranks"
+            if self.stateful and self.batch:
+                raise ValueError(f"{self.what}: {os.fspath(path)} was saved by {saved} in the middle of an epoch; "
+                                 f"resume it on as many ranks (each continues its own streams), not {run.size}")
+            return  # every rank continues from rank 0's random state
+        mine = by_rank[run.rank]
+        mg.random.set_state(mine["random"])
+        for obj, state in zip(self.stateful, mine["stateful"]):
+            obj.load_state_dict(state)
+
+
+def distributed_run(model, distributed, what):
+    """A ``minigrad.distributed.DistributedRun`` for ``distributed=True`` (or a model already
+    wrapped in ``DataParallel``), else None."""
+    from minigrad.distributed import DataParallel
+    if not distributed and not isinstance(model, DataParallel):
+        return None
+    if distributed not in (True, False, None):
+        raise ValueError(f"{what}: distributed must be True or False, got {distributed!r} (to choose bucket_mb or "
+                         "overlap, wrap the model in minigrad.distributed.DataParallel yourself)")
+    from minigrad.distributed.training import DistributedRun
+    return DistributedRun(model)
 
 
 def resume_path(resume, checkpoint, initial_epoch):

@@ -35,7 +35,7 @@ import numpy as np
 import minigrad as mg
 from minigrad.optim import clip_grad_norm_
 
-from .loop import TrainingLoop, nonfinite_grad, resume_path
+from .loop import TrainingLoop, distributed_run, nonfinite_grad, resume_path
 
 
 def _to_arrays(state):
@@ -48,7 +48,10 @@ def _to_arrays(state):
 def _to_tensors(state, device):
     if isinstance(state, (tuple, list)):
         return type(state)(_to_tensors(s, device) for s in state)
-    return None if state is None else mg.tensor(np.asarray(state), device=device)
+    if state is None:
+        return None
+    state = np.asarray(state)
+    return mg.tensor(state, dtype=state.dtype, device=device)  # the saved dtype: a float64 state stays float64
 
 
 def detach(state):
@@ -104,9 +107,14 @@ class TBPTT:
             losses.append(self._update(x[start:stop], y[start:stop]))
         return losses
 
-    def _update(self, x_new, y_new, finite=None):
+    def _update(self, x_new, y_new, finite=None, run=None):
         """One update from the new steps x_new, y_new. Returns its loss, or None when
-        ``finite(loss)`` refused the step (a NaN/inf loss or gradient: no weight changes)."""
+        ``finite(loss)`` refused the step (a NaN/inf loss or gradient: no weight changes).
+
+        run: data-parallel training, as ``(DistributedRun, this rank's streams, all streams,
+        reduce)``: the loss is scaled by the rank's share of the streams before backward,
+        the gradients are averaged over ranks, and ``reduce(loss)`` gives the loss over all
+        streams."""
         overlap = self.k2 - self.k1
         # Recompute the overlap from the state saved k2 steps back (detached there),
         # then the new steps; only the new steps' losses count.
@@ -129,8 +137,12 @@ class TBPTT:
         loss = self.loss_fn(y_pred[n_old:], y_new)
         value = loss.item()
         self.optimizer.zero_grad()
+        scale = 1.0 if run is None else run[0].loss_scale(run[1], run[2])
         if math.isfinite(value):
-            loss.backward()
+            (loss if scale == 1.0 else loss * scale).backward()
+        if run is not None:
+            run[0].sync_gradients()
+            value = run[3](value)
         if not (finite or self._finite)(value):  # checked before the step: the weights stay good
             return None
         if self.clip_norm is not None:
@@ -151,7 +163,7 @@ class TBPTT:
 
     # ------------------------------------------------------------- whole runs
     def fit(self, x, y, epochs=1, *, validation_data=None, callbacks=(), scheduler=None, scheduler_interval="epoch",
-            checkpoint=None, checkpoint_every=None, resume=None, verbose=1):
+            checkpoint=None, checkpoint_every=None, resume=None, verbose=1, distributed=False):
         """Train on one long stream for ``epochs`` epochs; returns the History.
 
         x (T, B, ...) inputs and y (T, B, ...) targets, time first (numpy arrays or tensors;
@@ -165,6 +177,12 @@ class TBPTT:
         and every ``checkpoint_every`` updates; resume: such a checkpoint (or True: the
         ``checkpoint`` file if it exists) to continue from, bit for bit. Ctrl-C stops after
         the current update and returns the History so far.
+
+        distributed: data-parallel over MPI (``mpiexec -n R``): the B streams are shared out
+        (rank r carries streams r, r + R, ...; B >= R), each update's gradient is averaged
+        over the ranks, and the logged losses are those of all B streams, so R ranks train
+        as one process would. Rank 0 alone prints and writes checkpoints, which hold every
+        rank's carried state.
         """
         if x.shape[0] != y.shape[0]:
             raise ValueError(f"TBPTT.fit: x has {x.shape[0]} steps but y has {y.shape[0]}")
@@ -175,13 +193,22 @@ class TBPTT:
         if checkpoint_every is not None and (not isinstance(checkpoint_every, int) or checkpoint_every < 1):
             raise ValueError(f"TBPTT.fit: checkpoint_every must be a positive int, got {checkpoint_every!r}")
         resume = resume_path(resume, checkpoint, 0)
+        dist = distributed_run(self.model, distributed, "TBPTT.fit")
+        if dist is not None:
+            x, y, mine = _streams(dist, x, y)
+            if validation_data is not None:
+                validation_data = _streams(dist, *validation_data)
         device = self._device()
         updates = math.ceil(x.shape[0] / self.k1)
         loop = TrainingLoop(self.model, self.optimizer, callbacks, scheduler=scheduler, verbose=verbose,
-                            stateful=[self], what="TBPTT.fit",
+                            stateful=[self], what="TBPTT.fit", distributed=dist,
                             params={"epochs": epochs, "steps": updates, "k1": self.k1, "k2": self.k2})
+        run = None if dist is None else \
+            (dist, mine[0], mine[1], lambda v: loop.reduce_batch({"loss": v}, mine[0])[0]["loss"])
         if checkpoint is not None:
             loop.checkpoint_paths.append(checkpoint)
+        if dist is not None and verbose and dist.is_main:
+            print(f"TBPTT.fit: {dist.describe()}", flush=True)
         with loop.running(0, resume):
             for epoch in range(loop.epoch, epochs):
                 self.model.train()
@@ -192,7 +219,7 @@ class TBPTT:
                     loop.batch_begin(b)
                     start, stop = b * self.k1, min((b + 1) * self.k1, x.shape[0])
                     loss = self._update(_piece(x, start, stop, device), _piece(y, start, stop, device),
-                                        lambda v: loop.step_is_finite(v, self._parameters(), epoch, b))
+                                        lambda v: loop.step_is_finite(v, self._parameters(), epoch, b), run)
                     if loss is None:
                         break
                     if scheduler is not None and scheduler_interval == "update":
@@ -207,7 +234,10 @@ class TBPTT:
                     break
                 logs = loop.means()
                 if validation_data is not None:
-                    logs["val_loss"] = self.evaluate(*validation_data)
+                    val_x, val_y, *val_mine = validation_data
+                    logs["val_loss"] = self.evaluate(val_x, val_y)
+                    if dist is not None:  # the mean over every rank's streams
+                        logs["val_loss"] = dist.batch_means({"loss": logs["val_loss"]}, val_mine[0][0])[0]["loss"]
                 logs["lr"] = self.optimizer.param_groups[0]["lr"]
                 if scheduler is not None and scheduler_interval == "epoch":
                     scheduler.step()
@@ -246,7 +276,7 @@ class TBPTT:
         carried = _to_tensors(state["state"], device)
         history = state["history"]
         if history is not None:
-            history = (mg.tensor(np.asarray(history[0]), device=device), _to_tensors(history[1], device))
+            history = (_to_tensors(history[0], device), _to_tensors(history[1], device))
         self.state, self._history, self.grad_norms = carried, history, [float(g) for g in state["grad_norms"]]
 
     def _device(self):
@@ -254,6 +284,18 @@ class TBPTT:
 
     def _parameters(self):
         return [p for group in self.optimizer.param_groups for p in group["params"]]
+
+
+def _streams(run, x, y):
+    """This rank's streams of x and y (T, B, ...): every R-th column of the batch axis, from
+    the rank's own. Returns (x, y, (streams here, streams in all))."""
+    B = x.shape[1] if len(x.shape) > 1 else 0
+    if B < run.size or y.shape[1] != B:
+        raise ValueError(f"TBPTT.fit: data-parallel training shares the streams (axis 1) out over {run.size} ranks; "
+                         f"x has shape {tuple(x.shape)} and y {tuple(y.shape)}: need the same number of streams, "
+                         f"at least {run.size}")
+    cols = run.share(np.arange(B))
+    return x[:, cols], y[:, cols], (len(cols), B)
 
 
 def _piece(stream, start, stop, device):

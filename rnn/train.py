@@ -26,7 +26,7 @@ from minigrad import nn, optim
 from minigrad.random import generator
 
 from .callbacks import EarlyStopping, History  # noqa: F401  (rnn.train.EarlyStopping, as before)
-from .loop import TrainingLoop, resume_path
+from .loop import TrainingLoop, distributed_run, resume_path
 
 __all__ = ["fit", "evaluate", "predict", "accuracy", "History", "EarlyStopping"]
 
@@ -226,19 +226,6 @@ def _validate(model, validation_data, loss_fn, batch_size, metrics, run):
     return {f"val_{k}": v for k, v in val.items()}
 
 
-def _distributed_run(model, distributed, what):
-    """A ``DistributedRun`` for ``distributed=True`` (or a model already wrapped in
-    ``DataParallel``), else None."""
-    from minigrad.distributed import DataParallel
-    if not distributed and not isinstance(model, DataParallel):
-        return None
-    if distributed not in (True, False, None):
-        raise ValueError(f"{what}: distributed must be True or False, got {distributed!r} (to choose bucket_mb or "
-                         "overlap, wrap the model in minigrad.distributed.DataParallel yourself)")
-    from minigrad.distributed.training import DistributedRun
-    return DistributedRun(model)
-
-
 def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=10, batch_size=32, validation_data=None,
         validation_split=0.0, metrics=(), lengths=None, clip_norm=None, scheduler=None, callbacks=(),
         checkpoint=None, resume=None, initial_epoch=0, shuffle=True, verbose=1, distributed=False):
@@ -271,7 +258,7 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=10, batch_siz
     """
     loss_fn = _loss_fn(loss)
     metrics = _metric_names(metrics)
-    run = _distributed_run(model, distributed, "fit")
+    run = distributed_run(model, distributed, "fit")
     if run is not None:
         model = run.model.module  # the bare model: the checks below look into its layers
     x, y = _as_tensor(x), _as_tensor(y)

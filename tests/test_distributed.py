@@ -258,9 +258,9 @@ def test_ranks_with_different_models_fail_with_a_clear_error_instead_of_hanging(
     assert "(2, 3)" in done.stderr and "(3, 3)" in done.stderr  # the two weight shapes
 
 
-# ------------------------------------------------------- fit(distributed=True)
-def run_fit(mode, out, flags=()):
-    return launch(str(TESTS / "distributed_fit.py"), mode, str(out), flags=flags)
+# ------------------------------------------- fit and TBPTT.fit with distributed=True
+def run_fit(loop, mode, out, flags=()):
+    return launch(str(TESTS / "distributed_fit.py"), loop, mode, str(out), flags=flags)
 
 
 def params_of(path):
@@ -268,33 +268,41 @@ def params_of(path):
     return [got[f"arr_{i}"] for i in range(len([k for k in got.files if k.startswith("arr_")]))], got
 
 
-def test_fit_on_two_ranks_trains_like_one_process(tmp_path):
-    """rnn.train.fit(distributed=True): shuffled global batches of 8 with a ragged last one
-    (5 examples: 3 and 2), Adam, clipping, validation; both replicas end where one process
-    ends, and only rank 0 prints."""
+def assert_like_one_process(loop, path, reference, history, what):
+    params, got = params_of(path)
+    for i, (a, b) in enumerate(zip(params, reference)):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12, err_msg=f"{what}, parameter {i}")
+    for key in ("loss", "val_loss"):  # the logged numbers are the whole batch's and set's
+        np.testing.assert_allclose(got[key], history.history[key], rtol=1e-12, atol=0, err_msg=f"{what}, {key}")
+    np.testing.assert_allclose(got["batch_loss"], history.batch_history["loss"], rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("loop", ["fit", "tbptt"])
+def test_two_ranks_train_like_one_process_in_fit_and_tbptt(tmp_path, loop):
+    """rnn.train.fit: shuffled global batches of 8 with a ragged last one (5 examples: 3 and
+    2), Adam, clipping, validation. TBPTT.fit: 5 streams shared 3 and 2, k1=5, k2=8, a
+    per-update schedule. Both replicas end where one process ends; only rank 0 prints."""
     needs_mpiexec()
-    done, _ = run_fit("train", tmp_path)
+    done, _ = run_fit(loop, "train", tmp_path)
     assert done.returncode == 0, f"mpiexec failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
-    reference, history = dfit.train_one_process()
-    start = [p.numpy().copy() for p in dfit.make_model(1).parameters()]
+    reference, history = dfit.train_one_process(loop)
+    start = [p.numpy().copy() for p in dfit.make_model(loop, 1).parameters()]
     assert max(np.abs(a - b).max() for a, b in zip(start, reference)) > 0.05  # training moved the weights
     for r in (0, 1):
-        params, got = params_of(tmp_path / f"result-rank{r}.npz")
-        for i, (a, b) in enumerate(zip(params, reference)):
-            np.testing.assert_allclose(a, b, rtol=0, atol=1e-12, err_msg=f"rank {r}, parameter {i}")
-        for key in ("loss", "val_loss"):  # the logged numbers are the whole batch's and set's
-            np.testing.assert_allclose(got[key], history.history[key], rtol=1e-12, atol=0)
-    assert done.stdout.count("Epoch 1/4") == 1 and "fit: data-parallel over 2 ranks: rank 0 (pid" in done.stdout
+        assert_like_one_process(loop, tmp_path / f"result-rank{r}.npz", reference, history, f"rank {r}")
+    assert done.stdout.count("Epoch 1/4") == 1 and "data-parallel over 2 ranks: rank 0 (pid" in done.stdout
 
 
-@pytest.mark.parametrize("flags", [(), ("-disable-auto-cleanup",)], ids=["default", "disable-auto-cleanup"])
-def test_a_killed_rank_ends_the_job_and_the_last_checkpoint_resumes_exactly(tmp_path, flags):
+@pytest.mark.parametrize("loop, flags", [("fit", ()), ("tbptt", ()), ("fit", ("-disable-auto-cleanup",))],
+                         ids=["fit", "tbptt", "fit-disable-auto-cleanup"])
+def test_a_killed_rank_ends_the_job_and_the_last_checkpoint_resumes_exactly(tmp_path, loop, flags):
     """Rank 1 kills itself (SIGKILL) in the middle of epoch 3. The job ends at once; the
-    process that died is named (by MPICH's PID, which fit's first line maps to rank 1, or,
-    under -disable-auto-cleanup, by minigrad itself); the checkpoint of epoch 2 is intact,
-    and resuming from it on two ranks ends exactly where the uninterrupted run ends."""
+    process that died is named (by MPICH's PID, which the first line maps to rank 1, or,
+    under -disable-auto-cleanup, by minigrad itself); the last checkpoint is intact (fit:
+    the end of epoch 2; TBPTT: update 3 of epoch 3, with both ranks' carried states), and
+    resuming from it on two ranks ends exactly where the uninterrupted run ends."""
     needs_mpiexec()
-    done, took = run_fit("kill", tmp_path, flags)
+    done, took = run_fit(loop, "kill", tmp_path, flags)
     assert done.returncode != 0 and took < 30
     ranks = dict((int(r), int(pid)) for r, pid in re.findall(r"rank (\d) \(pid (\d+) on", done.stdout))
     if flags:
@@ -302,25 +310,24 @@ def test_a_killed_rank_ends_the_job_and_the_last_checkpoint_resumes_exactly(tmp_
     else:
         assert f"PID {ranks[1]} RUNNING AT" in done.stdout + done.stderr  # MPICH's report of the dead process
     state = mg.checkpoint.read_checkpoint(tmp_path / "ckpt.npz")
-    assert int(state["epoch"]) == dfit.FAIL_EPOCH and len(state["extra"]["random_by_rank"]) == 2
+    where = (int(state["epoch"]), int(state["extra"]["batch"]))
+    assert where == ((dfit.FAIL_EPOCH, 0) if loop == "fit" else (dfit.FAIL_EPOCH, 3))
+    assert len(state["extra"]["by_rank"]) == 2
     assert not list(tmp_path.glob("*.tmp*"))  # no half-written file beside it
     if flags:
         return  # resuming once is enough
-    done, _ = run_fit("resume", tmp_path)
+    done, _ = run_fit(loop, "resume", tmp_path)
     assert done.returncode == 0, f"mpiexec failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
     assert "Epoch 3/4" in done.stdout and "Epoch 1/4" not in done.stdout
-    reference, history = dfit.train_one_process()
-    params, got = params_of(tmp_path / "result-rank1.npz")
-    for a, b in zip(params, reference):
-        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
-    np.testing.assert_allclose(got["loss"], history.history["loss"], rtol=1e-12, atol=0)
+    reference, history = dfit.train_one_process(loop)
+    assert_like_one_process(loop, tmp_path / "result-rank1.npz", reference, history, "resumed rank 1")
 
 
 def test_a_hung_rank_makes_the_others_fail_within_the_time_limit(tmp_path):
     """Rank 1 stops responding in epoch 3; with a 3 s limit rank 0 fails naming it, the job
     is aborted, and the checkpoint of epoch 2 is intact."""
     needs_mpiexec()
-    done, took = run_fit("hang", tmp_path)
+    done, took = run_fit("fit", "hang", tmp_path)
     assert done.returncode != 0 and took < 40
     assert "DistributedTimeoutError" in done.stderr
     assert re.search(r"rank 0 \(pid \d+ on [^)]+\) waited 3\.\d s in all-reduce of gradient bucket 0", done.stderr)

@@ -75,9 +75,9 @@ class DistributedRun:
         """True on every rank if ``flag`` is True on any of them."""
         return bool(collectives.sum_over_ranks([float(bool(flag))], what)[0])
 
-    def gather_random_states(self, state):
-        """Every rank's random state (``minigrad.random.get_state()``), in rank order."""
-        return collectives.allgather_object(state, "all-gather of the ranks' random states")
+    def gather(self, obj):
+        """``[obj of rank 0, obj of rank 1, ...]`` on every rank (for checkpoints: what differs by rank)."""
+        return collectives.allgather_object(obj, "all-gather of the ranks' states for a checkpoint")
 
     def describe(self):
         return f"data-parallel over {world.describe()}"
