@@ -28,6 +28,14 @@ from it and prints the numbers the uninterrupted run would have printed.
 also trains the same model in PyTorch (same initial weights, data, updates, optimizer,
 schedule and clipping; in a process of its own, with as many threads as minigrad's
 kernels) and plots both losses against training time in OUT/compare_torch.png.
+
+    OMP_NUM_THREADS=1 NUMBA_NUM_THREADS=1 mpiexec -n 2 python examples/text_generation.py --distributed
+
+trains data-parallel over MPI (``pip install -e ".[distributed]"``): the 64 streams are
+shared out over the ranks (32 each with two), every update's gradient is averaged over
+them, and the run is the same training as one process's; rank 0 alone prints, plots and
+writes the checkpoint, and ``--resume`` works the same way. With a host file
+(``mpiexec -f hosts -n 8 ...``) the ranks run on several machines that share the folder.
 """
 import json
 import math
@@ -252,6 +260,9 @@ def main(argv=None):
     p.add_argument("--resume", action="store_true",
                    help="continue from OUT/training_state.npz if it exists (Ctrl-C stops a run after the "
                         "current update)")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel training over MPI: run under `mpiexec -n R` (R <= --batch-size); rank 0 "
+                        "alone prints and writes files")
     p.add_argument("--compare-torch", action="store_true",
                    help="also train the same model in PyTorch (needs torch) and plot both losses against training "
                         "time in OUT/compare_torch.png")
@@ -261,8 +272,17 @@ def main(argv=None):
         args.epochs = min(args.epochs, 2)
     seed_everything(args.seed)
     dev = device(args.device)
+    if args.compare_torch and args.distributed:
+        p.error("--compare-torch times one process; run it without --distributed")
     if args.compare_torch:
         check_compare_torch(args)
+    rank = 0
+    if args.distributed:
+        import minigrad.distributed as dist
+        rank, _ = dist.init()
+        if rank != 0:
+            sys.stdout = open(os.devnull, "w")  # rank 0 alone reports; every rank trains
+        print(f"data-parallel over {dist.describe()}")
 
     text = rnn.datasets.load_shakespeare()  # one str, 1,115,394 characters
     if args.quick:
@@ -315,10 +335,12 @@ def main(argv=None):
     update_clock = UpdateClock()  # training time without evaluation and checkpoints, for --compare-torch
     run = trainer.fit(x_stream, y_stream, epochs=args.epochs, validation_data=(val_stream[:-1], val_stream[1:]),
                       scheduler=schedule, scheduler_interval="update", checkpoint=state_path,
-                      checkpoint_every=args.checkpoint_every, resume=args.resume, verbose=0,
+                      checkpoint_every=args.checkpoint_every, resume=args.resume, verbose=0, distributed=args.distributed,
                       callbacks=[rnn.callbacks.LambdaCallback(on_train_batch_end=report, on_epoch_end=summary),
                                  update_clock])
     wall_seconds = clock()
+    if rank != 0:
+        return None  # the sampling, the plot and metrics.json are rank 0's
     if not run.epoch:
         print(f"stopped before the first epoch ended; rerun with --resume to continue from {state_path}")
         return None

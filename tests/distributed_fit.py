@@ -2,7 +2,8 @@
 
     mpiexec -n 2 python tests/distributed_fit.py LOOP MODE OUT_DIR
 
-LOOP: ``fit`` (rnn.train.fit) or ``tbptt`` (rnn.TBPTT.fit). MODE:
+LOOP: ``fit`` (rnn.train.fit), ``tbptt`` (rnn.TBPTT.fit) or ``keras`` (rnn.keras's
+Sequential.fit, float32, train only). MODE:
   train  train ``EPOCHS`` epochs with checkpoints in OUT_DIR/ckpt.npz and write the final
          parameters and the History to OUT_DIR/result-rank{r}.npz (every rank).
   resume the same, continuing from OUT_DIR/ckpt.npz (``resume=True``).
@@ -62,6 +63,11 @@ class StreamModel(nn.Module):
 
 def make_model(loop, seed):
     mg.manual_seed(seed)
+    if loop == "keras":
+        from rnn import keras
+        model = keras.Sequential([keras.layers.LSTM(H, input_shape=(T, I)), keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse", metrics=["mae"])
+        return model
     if loop == "tbptt":
         return StreamModel().double()
     return nn.Sequential(rnn.LSTM(I, H, batch_first=True, return_sequences=False), nn.Linear(H, 1)).double()
@@ -69,6 +75,10 @@ def make_model(loop, seed):
 
 def run_loop(loop, model, distributed, out=None, callbacks=(), resume=None):
     checkpoint = None if out is None else os.path.join(out, "ckpt.npz")
+    if loop == "keras":
+        x, y, vx, vy = (t.numpy().astype(np.float32) for t in make_data())
+        return model.fit(x, y, batch_size=B, epochs=EPOCHS, validation_data=(vx, vy), verbose=2,
+                         callbacks=list(callbacks), distributed=distributed)
     opt = mg.optim.Adam(model.parameters(), lr=0.02)
     if loop == "tbptt":
         x, y = make_stream()

@@ -269,19 +269,22 @@ def params_of(path):
 
 
 def assert_like_one_process(loop, path, reference, history, what):
+    """float64 (fit, tbptt): equal to rounding; float32 (keras): to float32's rounding, grown over 24 steps."""
     params, got = params_of(path)
+    tol = 2e-5 if loop == "keras" else 1e-12
     for i, (a, b) in enumerate(zip(params, reference)):
-        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12, err_msg=f"{what}, parameter {i}")
+        np.testing.assert_allclose(a, b, rtol=0, atol=tol, err_msg=f"{what}, parameter {i}")
     for key in ("loss", "val_loss"):  # the logged numbers are the whole batch's and set's
-        np.testing.assert_allclose(got[key], history.history[key], rtol=1e-12, atol=0, err_msg=f"{what}, {key}")
-    np.testing.assert_allclose(got["batch_loss"], history.batch_history["loss"], rtol=1e-12, atol=0)
+        np.testing.assert_allclose(got[key], history.history[key], rtol=tol, atol=0, err_msg=f"{what}, {key}")
+    np.testing.assert_allclose(got["batch_loss"], history.batch_history["loss"], rtol=tol, atol=0)
 
 
-@pytest.mark.parametrize("loop", ["fit", "tbptt"])
-def test_two_ranks_train_like_one_process_in_fit_and_tbptt(tmp_path, loop):
-    """rnn.train.fit: shuffled global batches of 8 with a ragged last one (5 examples: 3 and
-    2), Adam, clipping, validation. TBPTT.fit: 5 streams shared 3 and 2, k1=5, k2=8, a
-    per-update schedule. Both replicas end where one process ends; only rank 0 prints."""
+@pytest.mark.parametrize("loop", ["fit", "tbptt", "keras"])
+def test_two_ranks_train_like_one_process_in_every_loop(tmp_path, loop):
+    """rnn.train.fit and Keras's fit: shuffled global batches of 8 with a ragged last one (5
+    examples: 3 and 2), Adam, validation (and clipping in fit). TBPTT.fit: 5 streams shared
+    3 and 2, k1=5, k2=8, a per-update schedule. Both replicas end where one process ends;
+    only rank 0 prints."""
     needs_mpiexec()
     done, _ = run_fit(loop, "train", tmp_path)
     assert done.returncode == 0, f"mpiexec failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"

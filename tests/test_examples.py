@@ -7,11 +7,13 @@ reads the ``metrics.json`` it wrote and checks the numbers, not just the exit st
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -36,6 +38,28 @@ def test_text_generation_learns_and_samples(tmp_path):
     assert m["train_loss_per_epoch"][-1] < first - 0.5
     assert m["val_bpc"] < m["unigram_bpc"]  # already better than character frequencies
     assert (tmp_path / "training_curve.png").stat().st_size > 0
+
+
+def test_text_generation_on_two_ranks_trains_as_one_process(tmp_path):
+    """``mpiexec -n 2 ... --distributed``: the 16 streams of --quick are shared 8 and 8; the
+    losses are the one-process run's to float32 rounding, and rank 0 alone printed."""
+    mpiexec = Path(sys.executable).parent / "mpiexec"
+    mpiexec = str(mpiexec) if mpiexec.exists() else shutil.which("mpiexec")
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        mpiexec = None
+    if mpiexec is None:
+        pytest.skip("needs mpi4py and mpiexec (pip install -e '.[distributed]')")
+    one, _ = run_example("text_generation", tmp_path / "one")
+    done = subprocess.run([mpiexec, "-n", "2", sys.executable, str(REPO / "examples" / "text_generation.py"), "--quick",
+                           "--distributed", "--out", str(tmp_path / "two")],
+                          capture_output=True, text=True, timeout=300, env=dict(ENV, NUMBA_NUM_THREADS="1"), cwd=REPO)
+    assert done.returncode == 0, f"failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+    two = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    assert done.stdout.count("RESULT text_generation") == 1 and "data-parallel over 2 ranks" in done.stdout
+    np.testing.assert_allclose(two["train_loss_per_epoch"], one["train_loss_per_epoch"], rtol=1e-5)
+    np.testing.assert_allclose(two["val_loss"], one["val_loss"], rtol=1e-5)
 
 
 def test_sentiment_reports_accuracy_and_baselines(tmp_path):

@@ -28,7 +28,7 @@ from minigrad import nn
 from minigrad.random import generator
 
 from ..callbacks import Callback
-from ..loop import TrainingLoop
+from ..loop import TrainingLoop, distributed_run
 
 from . import losses as losses_module
 from . import metrics as metrics_module
@@ -262,7 +262,7 @@ class Sequential(nn.Module):
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
-            steps_per_epoch=None, validation_batch_size=None, validation_freq=1, **unknown):
+            steps_per_epoch=None, validation_batch_size=None, validation_freq=1, distributed=False, **unknown):
         """Train for ``epochs`` epochs (from ``initial_epoch``); returns the History.
 
         x (N, ...) and y (N, ...): arrays or tensors. ``validation_split`` holds out that
@@ -270,7 +270,11 @@ class Sequential(nn.Module):
         ``validation_data`` = (x_val, y_val). ``shuffle`` reorders the examples every epoch.
         ``class_weight`` {class: weight} or ``sample_weight`` (N,) weigh the examples.
         ``verbose``: 0 silent, 1 a progress bar (a line per epoch when not on a terminal),
-        2 a line per epoch; "auto" is 1.
+        2 a line per epoch; "auto" is 1. ``distributed=True`` (not in Keras, whose
+        ``keras.distribution`` does this on accelerators): data-parallel over MPI, as
+        ``rnn.train.fit(distributed=True)``: run under ``mpiexec -n R``; ``batch_size`` is
+        the global batch, each rank computes every R-th example of it, and the gradients
+        are averaged, so R ranks train as one process would.
         """
         if unknown:
             raise TypeError(f"fit: unexpected argument(s) {', '.join(sorted(unknown))}")
@@ -315,37 +319,55 @@ class Sequential(nn.Module):
                 raise TypeError(f"fit: callbacks must be rnn.keras.callbacks.Callback objects, got {type(cb).__name__}")
         params = self._trainable()
         optimizer = self.optimizer.bound
-        loop = TrainingLoop(self, optimizer, callbacks, verbose=verbose,
+        run = distributed_run(self, distributed, "fit")
+        loop = TrainingLoop(self, optimizer, callbacks, verbose=verbose, distributed=run,
                             params={"epochs": epochs, "steps": math.ceil(len(x) / batch_size)})
         self.history = loop.history
+        if run is not None and verbose and run.is_main:
+            print(f"fit: {run.describe()}", flush=True)
         try:
             with loop.running(initial_epoch):
                 for epoch in range(loop.epoch, epochs):
                     self.train()
                     loop.epoch_begin(epoch)
                     order = generator().permutation(len(x)) if shuffle else np.arange(len(x))
+                    if run is not None and shuffle:
+                        order = run.same_order(order)  # every rank cuts the same global batches
                     for b, i in enumerate(range(0, len(x), batch_size)):
                         idx = order[i:i + batch_size]
+                        mine = idx if run is None else run.share(idx)  # data-parallel: this rank's part
                         loop.batch_begin(b)
-                        wb = None if sample_weight is None else sample_weight[idx]
-                        loss, pred, mask = self._batch_loss(x[idx], y[idx], wb, training=True,
-                                                            want_output=bool(metrics))
-                        value = loss.item()
                         optimizer.zero_grad()
-                        if math.isfinite(value):
-                            loss.backward()
-                        if not loop.step_is_finite(value, params, epoch, b):
+                        values = {"loss": 0.0, **{name: 0.0 for name, _ in metrics}}
+                        if len(mine):
+                            wb = None if sample_weight is None else sample_weight[mine]
+                            loss, pred, mask = self._batch_loss(x[mine], y[mine], wb, training=True,
+                                                                want_output=bool(metrics))
+                            values = {"loss": loss.item(),
+                                      **{name: _metric_mean(fn, y[mine], pred, mask) for name, fn in metrics}}
+                            if math.isfinite(values["loss"]):
+                                scale = 1.0 if run is None else run.loss_scale(len(mine), len(idx))
+                                (loss if scale == 1.0 else loss * scale).backward()
+                        if run is not None:
+                            run.sync_gradients()
+                        values, size = loop.reduce_batch(values, len(mine))
+                        if not loop.step_is_finite(values["loss"], params, epoch, b):
                             break
                         self.optimizer.clip(params)
                         optimizer.step()
-                        values = {"loss": value, **{name: _metric_mean(fn, y[idx], pred, mask) for name, fn in metrics}}
-                        if loop.batch_end(b, values, len(idx)):
+                        if loop.batch_end(b, values, size):
                             break
                     if loop.stop and loop.batch:
                         break
                     logs = loop.means()
                     if validation_data is not None and (epoch + 1 - initial_epoch) % validation_freq == 0:
-                        val = self._evaluate(vx, vy, vw, validation_batch_size or batch_size, metrics)
+                        if run is None:
+                            val = self._evaluate(vx, vy, vw, validation_batch_size or batch_size, metrics)
+                        else:  # each rank scores its share; the means are over the whole set
+                            part = run.share(np.arange(len(vx)))
+                            val = self._evaluate(vx[part], vy[part], None if vw is None else vw[part],
+                                                 validation_batch_size or batch_size, metrics)
+                            val = run.batch_means(val, len(part))[0]
                         logs.update({f"val_{k}": v for k, v in val.items()})
                     loop.epoch_end(epoch, logs)
                     if loop.stop:
