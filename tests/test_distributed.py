@@ -336,3 +336,36 @@ def test_a_hung_rank_makes_the_others_fail_within_the_time_limit(tmp_path):
     assert re.search(r"rank 0 \(pid \d+ on [^)]+\) waited 3\.\d s in all-reduce of gradient bucket 0", done.stderr)
     assert re.search(r"Not responding within \d+ s: rank 1 \(pid \d+", done.stderr)
     assert int(mg.checkpoint.read_checkpoint(tmp_path / "ckpt.npz")["epoch"]) == dfit.FAIL_EPOCH
+
+
+def test_overlap_accumulates_under_no_sync_and_refuses_a_second_backward_without_it():
+    """overlap=True on two ranks: two backward calls (the first under no_sync) then one sync
+    give the sum of both micro-batches' gradients averaged over the ranks; a second backward
+    outside no_sync, before sync_gradients, is refused with the way out."""
+    needs_mpiexec()
+    code = """
+import numpy as np, minigrad as mg, minigrad.distributed as dist
+from minigrad import nn
+rank, size = dist.init()
+mg.manual_seed(0)
+model = dist.DataParallel(nn.Linear(3, 2).double(), bucket_mb=0, overlap=True)
+x = [mg.tensor(np.full((4, 3), 1.0 + rank + 2 * k), dtype=mg.float64) for k in range(2)]
+with model.no_sync():
+    model(x[0]).sum().backward()
+assert model._next == 0                          # nothing started inside no_sync
+model(x[1]).sum().backward()
+assert model._next == 2                          # both buckets started during the second backward
+model.sync_gradients()
+# d/dW of sum(W x + b) over 4 rows: 4 * x per row; micro-batches 1+r and 3+r, averaged over r = 0, 1
+expected = 4 * ((1.0 + 3.0) + (2.0 + 4.0)) / 2
+assert np.allclose(model.module.weight.grad.numpy(), expected), model.module.weight.grad.numpy()
+model(x[0]).sum().backward()
+try:
+    model(x[1]).sum().backward()
+except RuntimeError as e:
+    print("refused:", e)
+"""
+    done, _ = launch("-c", code)
+    assert "refused: DataParallel: a second backward reached a parameter before sync_gradients()" in done.stdout, \
+        done.stdout + done.stderr
+    assert "no_sync" in done.stdout
