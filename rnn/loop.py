@@ -272,14 +272,13 @@ class TrainingLoop:
         self.last_checkpoint = os.fspath(path)
         return info
 
-
     def _restore_rank(self, path, extra):
         """Data-parallel: give this rank its own random and carried states from the checkpoint
         (``load_checkpoint`` gave every rank rank 0's)."""
         by_rank, run = extra.get("by_rank"), self.distributed
         if by_rank is None or len(by_rank) != run.size:
             saved = "one process" if by_rank is None else f"{len(by_rank)} ranks"
-            if self.stateful and self.batch:
+            if self.stateful and int(extra.get("batch", 0)):
                 raise ValueError(f"{self.what}: {os.fspath(path)} was saved by {saved} in the middle of an epoch; "
                                  f"resume it on as many ranks (each continues its own streams), not {run.size}")
             return  # every rank continues from rank 0's random state
