@@ -29,6 +29,7 @@ from . import world
 
 _TAG = 7177           # the watchdog's messages on the health communicator
 _calls = 0            # collectives started by this rank: the same count on every rank, call by call
+_SPIN_SECONDS = 1.0   # how long a wait polls without pause before it starts sleeping between polls
 
 
 class DistributedError(RuntimeError):
@@ -50,23 +51,29 @@ def wait(request, what, call):
     """Poll ``request`` (an MPI request) until it completes; raise after the time limit.
 
     ``what`` describes the collective for messages ("all-reduce of gradient bucket 0");
-    ``call`` is its number from ``next_call``. Polling with short sleeps instead of a
-    blocking ``Wait`` is what makes the limit possible: the first polls are immediate (a
-    small all-reduce between processes on one machine finishes in microseconds), later
-    ones sleep up to 1 ms, a negligible delay next to a training step.
+    ``call`` is its number from ``next_call``. Polling instead of a blocking ``Wait`` is
+    what makes the limit possible. For the first second the polls follow each other
+    without pause, as MPI's own blocking wait does: MPI moves a non-blocking collective
+    forward only inside MPI calls, so every pause delays the exchange for all ranks (a
+    sleep of 1 ms between polls made a step's gradient all-reduce several times slower).
+    A rank still waiting after a second is waiting for a slow peer (a compilation, a
+    hang); from then on it sleeps up to 1 ms between polls, to leave the core to others.
     """
     if request.Test():
         return
     limit = world.timeout()
     start = time.monotonic()
-    pause, polls = 0.0, 0
-    while not request.Test():
-        polls += 1
-        if polls > 100:  # then back off: 10 us, 20 us, ... 1 ms
-            pause = min(max(pause * 2, 1e-5), 1e-3)
+    pause = 0.0
+    while True:
+        for _ in range(1000):  # reading the clock costs more than a poll
+            if request.Test():
+                return
+        waited = time.monotonic() - start
+        if waited > limit:
+            raise DistributedTimeoutError(diagnose(what, call, waited))
+        if waited > _SPIN_SECONDS:
+            pause = min(max(pause * 2, 1e-5), 1e-3)  # 10 us, 20 us, ... 1 ms
             time.sleep(pause)
-        if time.monotonic() - start > limit:
-            raise DistributedTimeoutError(diagnose(what, call, time.monotonic() - start))
 
 
 def diagnose(what, call, waited, grace=None):
