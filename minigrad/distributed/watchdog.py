@@ -24,6 +24,7 @@ than one rank:
 import os
 import sys
 import time
+import traceback
 
 from . import world
 
@@ -132,10 +133,17 @@ def install():
     previous = sys.excepthook
 
     def abort_on_uncaught(kind, value, tb):
-        # Print first: MPI_Abort ends this process, and the others with it.
-        sys.stderr.write(f"[{world.where(world.rank())}] uncaught exception; aborting all ranks\n")
-        previous(kind, value, tb)
-        sys.stderr.flush()
+        # Print first: MPI_Abort ends this process, and the others with it. Often every rank
+        # fails at once and the first Abort kills the others mid-print, so the report goes
+        # out in one write (a pipe keeps a write of up to 4 KiB whole).
+        header = f"[{world.where(world.rank())}] uncaught exception; aborting all ranks\n"
+        if previous is sys.__excepthook__:
+            sys.stderr.flush()
+            os.write(2, (header + "".join(traceback.format_exception(kind, value, tb))).encode())
+        else:
+            sys.stderr.write(header)
+            previous(kind, value, tb)
+            sys.stderr.flush()
         world.comm().Abort(1)
 
     sys.excepthook = abort_on_uncaught
