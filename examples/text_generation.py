@@ -232,14 +232,15 @@ def check_compare_torch(args):
     """--compare-torch needs PyTorch and a fresh CPU run with k2 = k1 (what the PyTorch loop does):
     said at once, before any training."""
     import importlib.util
-    if importlib.util.find_spec("torch") is None:
-        raise SystemExit("--compare-torch: PyTorch is not installed here (pip install torch); run without "
-                         "--compare-torch to train minigrad alone")
+    # the arguments first: what to change in the command, whether or not PyTorch is here
     problems = [msg for bad, msg in ((args.device != "cpu", "--device cpu (PyTorch trains on the CPU)"),
                                      (args.k2 not in (None, args.bptt), "--k2 equal to --bptt"),
                                      (args.resume, "a fresh run, not --resume (both clocks start at 0)")) if bad]
     if problems:
         raise SystemExit(f"--compare-torch: needs {', '.join(problems)}")
+    if importlib.util.find_spec("torch") is None:
+        raise SystemExit("--compare-torch: PyTorch is not installed here (pip install torch); run without "
+                         "--compare-torch to train minigrad alone")
 
 
 def main(argv=None):
