@@ -24,7 +24,8 @@ recorded or checkpointed (nothing half-done is written), the callbacks' ``on_tra
 runs, and ``fit`` returns the History so far. A second Ctrl-C stops at once.
 
 In data-parallel training (``distributed=`` a ``minigrad.distributed.DistributedRun``)
-every rank runs the loop; the ranks agree on each batch's numbers (``reduce_batch``) and
+every rank runs the loop; the ranks combine each batch's gradients and numbers
+(``backward``, ``combine_batch``) and agree
 on stopping, every rank takes part in saving a checkpoint (their random states are
 gathered) and rank 0 alone prints and writes files.
 """
@@ -193,15 +194,27 @@ class TrainingLoop:
         self._dispatch("on_train_batch_end", batch, self.means())
         return self.stop
 
-    def reduce_batch(self, values, size):
-        """The batch's numbers over all ranks: ``(values, size)`` as ``batch_end`` takes them.
+    def backward(self, loss, value, mine=1, total=1):
+        """Backward of the batch's mean ``loss`` (its ``value`` a float), unless it is NaN or inf.
+
+        Data-parallel: this rank computed ``mine`` of the global batch's ``total`` examples,
+        and its loss is scaled by its share first (``DistributedRun.loss_scale``)."""
+        if not math.isfinite(value):
+            return  # step_is_finite stops the step; no gradient is needed
+        scale = 1.0 if self.distributed is None else self.distributed.loss_scale(mine, total)
+        (loss if scale == 1.0 else loss * scale).backward()
+
+    def combine_batch(self, values, size):
+        """After backward: the batch's gradients and numbers over all ranks, ``(values, size)``
+        as ``batch_end`` takes them.
 
         ``values`` are means over this rank's ``size`` examples. In data-parallel training
-        they become the means over the whole global batch, and a Ctrl-C on any rank
-        becomes a stop on all of them (every rank must take the same number of steps);
-        otherwise they are returned as they are."""
+        the gradients are averaged over the ranks, the values become the means over the
+        whole global batch, and a Ctrl-C on any rank becomes a stop on all of them (every
+        rank must take the same number of steps); otherwise nothing changes."""
         if self.distributed is None:
             return values, size
+        self.distributed.sync_gradients()
         values, size, stop = self.distributed.batch_means(values, size, self.interrupted)
         self.interrupted = stop
         return values, size

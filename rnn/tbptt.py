@@ -107,14 +107,13 @@ class TBPTT:
             losses.append(self._update(x[start:stop], y[start:stop]))
         return losses
 
-    def _update(self, x_new, y_new, finite=None, run=None):
+    def _update(self, x_new, y_new, finite=None, loop=None, share=(1, 1)):
         """One update from the new steps x_new, y_new. Returns its loss, or None when
         ``finite(loss)`` refused the step (a NaN/inf loss or gradient: no weight changes).
 
-        run: data-parallel training, as ``(DistributedRun, this rank's streams, all streams,
-        reduce)``: the loss is scaled by the rank's share of the streams before backward,
-        the gradients are averaged over ranks, and ``reduce(loss)`` gives the loss over all
-        streams."""
+        loop: the ``TrainingLoop`` of ``fit``, which runs backward and, in data-parallel
+        training, averages the gradients and the loss over the ranks; ``share``: this
+        rank's streams and all streams (the loss's weight)."""
         overlap = self.k2 - self.k1
         # Recompute the overlap from the state saved k2 steps back (detached there),
         # then the new steps; only the new steps' losses count.
@@ -137,12 +136,12 @@ class TBPTT:
         loss = self.loss_fn(y_pred[n_old:], y_new)
         value = loss.item()
         self.optimizer.zero_grad()
-        scale = 1.0 if run is None else run[0].loss_scale(run[1], run[2])
-        if math.isfinite(value):
-            (loss if scale == 1.0 else loss * scale).backward()
-        if run is not None:
-            run[0].sync_gradients()
-            value = run[3](value)
+        if loop is None:
+            if math.isfinite(value):
+                loss.backward()
+        else:
+            loop.backward(loss, value, *share)
+            value = loop.combine_batch({"loss": value}, share[0])[0]["loss"]
         if not (finite or self._finite)(value):  # checked before the step: the weights stay good
             return None
         if self.clip_norm is not None:
@@ -203,8 +202,6 @@ class TBPTT:
         loop = TrainingLoop(self.model, self.optimizer, callbacks, scheduler=scheduler, verbose=verbose,
                             stateful=[self], what="TBPTT.fit", distributed=dist,
                             params={"epochs": epochs, "steps": updates, "k1": self.k1, "k2": self.k2})
-        run = None if dist is None else \
-            (dist, mine[0], mine[1], lambda v: loop.reduce_batch({"loss": v}, mine[0])[0]["loss"])
         if checkpoint is not None:
             loop.checkpoint_paths.append(checkpoint)
         if dist is not None and verbose and dist.is_main:
@@ -219,7 +216,8 @@ class TBPTT:
                     loop.batch_begin(b)
                     start, stop = b * self.k1, min((b + 1) * self.k1, x.shape[0])
                     loss = self._update(_piece(x, start, stop, device), _piece(y, start, stop, device),
-                                        lambda v: loop.step_is_finite(v, self._parameters(), epoch, b), run)
+                                        lambda v: loop.step_is_finite(v, self._parameters(), epoch, b), loop,
+                                        (1, 1) if dist is None else mine)
                     if loss is None:
                         break
                     if scheduler is not None and scheduler_interval == "update":

@@ -218,11 +218,9 @@ def _validate(model, validation_data, loss_fn, batch_size, metrics, run):
     if run is None:
         val = evaluate(model, vx, vy, loss_fn, batch_size, metrics, vl)
     else:
-        mine = run.share(np.arange(len(vx)))
-        val = evaluate(model, _as_tensor(vx)[mine], _as_tensor(vy)[mine], loss_fn, batch_size, metrics,
-                       None if vl is None else np.asarray(vl)[mine]) if len(mine) else \
-            {"loss": 0.0, **{m: 0.0 for m in metrics}}
-        val = run.batch_means(val, len(mine))[0]
+        vx, vy = _as_tensor(vx), _as_tensor(vy)
+        val = run.evaluate_share(len(vx), ["loss", *metrics], lambda mine: evaluate(
+            model, vx[mine], vy[mine], loss_fn, batch_size, metrics, None if vl is None else np.asarray(vl)[mine]))
     return {f"val_{k}": v for k, v in val.items()}
 
 
@@ -312,12 +310,8 @@ def fit(model, x, y, loss="mse", optimizer="adam", lr=None, epochs=10, batch_siz
                     pred, target = _forward(model, x, lengths, mine, device), y[mine].to(device)
                     batch_loss = loss_fn(pred, target)
                     values = {"loss": batch_loss.item(), **{m: _METRICS[m](pred, target) for m in metrics}}
-                    if math.isfinite(values["loss"]):
-                        scale = 1.0 if run is None else run.loss_scale(len(mine), len(idx))
-                        (batch_loss if scale == 1.0 else batch_loss * scale).backward()
-                if run is not None:
-                    run.sync_gradients()  # every rank now holds the whole batch's gradient
-                values, size = loop.reduce_batch(values, len(mine))
+                    loop.backward(batch_loss, values["loss"], len(mine), len(idx))
+                values, size = loop.combine_batch(values, len(mine))  # data-parallel: over all ranks
                 if not loop.step_is_finite(values["loss"], params, epoch, batch_no):  # before the step
                     break
                 if clip_norm is not None:

@@ -79,10 +79,10 @@ class DataParallel(Module):
         self._bucket_of = {id(p): b for b, bucket in enumerate(self.buckets) for p in bucket.params}
         self._syncing = True
         self._reset()
-        self._handles = []
         if self.overlap and self.world_size > 1:
-            self._handles = [p.register_post_accumulate_grad_hook(self._gradient_ready)
-                             for bucket in self.buckets for p in bucket.params]
+            for bucket in self.buckets:
+                for p in bucket.params:
+                    p.register_post_accumulate_grad_hook(self._gradient_ready)
 
     # ----------------------------------------------------- the inner module's view
     def forward(self, *args, **kwargs):

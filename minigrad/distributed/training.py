@@ -71,6 +71,14 @@ class DistributedRun:
         means = {k: float(summed[i] / total) if total else 0.0 for i, k in enumerate(names)}
         return means, int(total), bool(summed[-1])
 
+    def evaluate_share(self, n, names, evaluate):
+        """Score a data set of ``n`` examples together: ``evaluate(indices)`` returns this
+        rank's means {name: value} over its share (every R-th example); the result is the
+        means over all ``n``. A rank whose share is empty adds nothing (``names`` are the keys)."""
+        mine = self.share(np.arange(n))
+        values = evaluate(mine) if len(mine) else {k: 0.0 for k in names}
+        return self.batch_means(values, len(mine))[0]
+
     def any(self, flag, what="agreement on stopping"):
         """True on every rank if ``flag`` is True on any of them."""
         return bool(collectives.sum_over_ranks([float(bool(flag))], what)[0])

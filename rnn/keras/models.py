@@ -345,12 +345,8 @@ class Sequential(nn.Module):
                                                                 want_output=bool(metrics))
                             values = {"loss": loss.item(),
                                       **{name: _metric_mean(fn, y[mine], pred, mask) for name, fn in metrics}}
-                            if math.isfinite(values["loss"]):
-                                scale = 1.0 if run is None else run.loss_scale(len(mine), len(idx))
-                                (loss if scale == 1.0 else loss * scale).backward()
-                        if run is not None:
-                            run.sync_gradients()
-                        values, size = loop.reduce_batch(values, len(mine))
+                            loop.backward(loss, values["loss"], len(mine), len(idx))
+                        values, size = loop.combine_batch(values, len(mine))
                         if not loop.step_is_finite(values["loss"], params, epoch, b):
                             break
                         self.optimizer.clip(params)
@@ -364,10 +360,10 @@ class Sequential(nn.Module):
                         if run is None:
                             val = self._evaluate(vx, vy, vw, validation_batch_size or batch_size, metrics)
                         else:  # each rank scores its share; the means are over the whole set
-                            part = run.share(np.arange(len(vx)))
-                            val = self._evaluate(vx[part], vy[part], None if vw is None else vw[part],
-                                                 validation_batch_size or batch_size, metrics)
-                            val = run.batch_means(val, len(part))[0]
+                            val = run.evaluate_share(len(vx), ["loss", *(name for name, _ in metrics)],
+                                                     lambda part: self._evaluate(
+                                                         vx[part], vy[part], None if vw is None else vw[part],
+                                                         validation_batch_size or batch_size, metrics))
                         logs.update({f"val_{k}": v for k, v in val.items()})
                     loop.epoch_end(epoch, logs)
                     if loop.stop:
